@@ -1,0 +1,84 @@
+#include "scheduler/batch_assembly.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace ptserve {
+namespace {
+
+template <typename T>
+Tensor Make(DataType dtype, Shape shape, std::vector<T> values) {
+  Tensor t = Tensor::Allocate(dtype, shape).value();
+  std::memcpy(t.mutable_data(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+
+template <typename T>
+std::vector<T> Values(const Tensor& t) {
+  std::vector<T> out(t.byte_size() / sizeof(T));
+  std::memcpy(out.data(), t.data(), t.byte_size());
+  return out;
+}
+
+TEST(BatchAssemblyTest, SingleItemIsNotCopied) {
+  ItemInputs a{Make<float>(DataType::kFp32, {1, 2}, {1, 2})};
+  auto batch = GatherInputs({&a}, {}).value();
+  EXPECT_EQ(batch[0].data(), a[0].data());
+}
+
+TEST(BatchAssemblyTest, ConcatenatesAndSplits) {
+  ItemInputs a{Make<float>(DataType::kFp32, {1, 2}, {1, 2})};
+  ItemInputs b{Make<float>(DataType::kFp32, {2, 2}, {3, 4, 5, 6})};
+  ASSERT_TRUE(Compatible(a, b, {}));
+  auto batch = GatherInputs({&a, &b}, {}).value();
+  EXPECT_EQ(batch[0].shape(), (Shape{3, 2}));
+  EXPECT_EQ(Values<float>(batch[0]), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  auto split = ScatterOutputs(batch, {&a, &b}, {}, {}).value();
+  ASSERT_EQ(split.size(), 2u);
+  EXPECT_EQ(split[0][0].shape(), (Shape{1, 2}));
+  EXPECT_EQ(Values<float>(split[1][0]), (std::vector<float>{3, 4, 5, 6}));
+  EXPECT_EQ(split[1][0].data(), batch[0].data() + 8);  // a view
+}
+
+TEST(BatchAssemblyTest, DifferentShapesAreIncompatibleUnlessPadded) {
+  ItemInputs a{Make<int64_t>(DataType::kInt64, {1, 3}, {1, 2, 3})};
+  ItemInputs b{Make<int64_t>(DataType::kInt64, {1, 5}, {4, 5, 6, 7, 8})};
+  EXPECT_FALSE(Compatible(a, b, {}));
+  std::vector<InputPadding> pad{{true, 0}};
+  ASSERT_TRUE(Compatible(a, b, pad));
+  auto batch = GatherInputs({&a, &b}, pad).value();
+  EXPECT_EQ(batch[0].shape(), (Shape{2, 5}));
+  EXPECT_EQ(Values<int64_t>(batch[0]), (std::vector<int64_t>{1, 2, 3, 0, 0, 4, 5, 6, 7, 8}));
+  // A per-token output [2, 5, 1] is trimmed back to each request's length.
+  Tensor out = Make<float>(DataType::kFp32, {2, 5, 1}, {1, 2, 3, 9, 9, 4, 5, 6, 7, 8});
+  auto split = ScatterOutputs({out}, {&a, &b}, pad, {0}).value();
+  EXPECT_EQ(split[0][0].shape(), (Shape{1, 3, 1}));
+  EXPECT_EQ(Values<float>(split[0][0]), (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(split[1][0].shape(), (Shape{1, 5, 1}));
+}
+
+TEST(BatchAssemblyTest, NonZeroPadValue) {
+  ItemInputs a{Make<float>(DataType::kFp32, {1, 1}, {1})};
+  ItemInputs b{Make<float>(DataType::kFp32, {1, 2}, {2, 3})};
+  auto batch = GatherInputs({&a, &b}, {{true, -1.5}}).value();
+  EXPECT_EQ(Values<float>(batch[0]), (std::vector<float>{1, -1.5, 2, 3}));
+}
+
+TEST(BatchAssemblyTest, RejectsOutputsThatLoseTheBatchDimension) {
+  ItemInputs a{Make<float>(DataType::kFp32, {1, 1}, {1})};
+  ItemInputs b{Make<float>(DataType::kFp32, {1, 1}, {2})};
+  Tensor out = Make<float>(DataType::kFp32, {1}, {1});
+  auto split = ScatterOutputs({out}, {&a, &b}, {}, {});
+  EXPECT_EQ(split.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(split.status().message().find("dimension 0"), std::string::npos);
+}
+
+TEST(BatchAssemblyTest, DtypeMismatchIsIncompatible) {
+  ItemInputs a{Make<float>(DataType::kFp32, {1, 1}, {1})};
+  ItemInputs b{Make<int32_t>(DataType::kInt32, {1, 1}, {1})};
+  EXPECT_FALSE(Compatible(a, b, {}));
+}
+
+}  // namespace
+}  // namespace ptserve

@@ -1,0 +1,349 @@
+#include "scheduler/scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace ptserve {
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
+    SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances) {
+  if (instances.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", options.name, "' has no instances"));
+  }
+  if (options.max_queue_size == 0) {
+    return absl::InvalidArgumentError("max_queue_size must be at least 1");
+  }
+  if (options.priority_levels < 0 || options.default_priority_level < 0 ||
+      options.default_priority_level > options.priority_levels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "default_priority_level ", options.default_priority_level, " is outside 1..",
+        options.priority_levels));
+  }
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  return std::unique_ptr<Scheduler>(new Scheduler(std::move(options), std::move(instances)));
+}
+
+Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances)
+    : options_(std::move(options)), instances_(std::move(instances)) {
+  queues_.resize(std::max(1, options_.priority_levels) + 1);
+  for (auto& instance : instances_) {
+    workers_.emplace_back([this, i = instance.get()] { WorkerLoop(i); });
+  }
+  timer_ = std::thread([this] { TimerLoop(); });
+}
+
+Scheduler::~Scheduler() { Drain(); }
+
+void Scheduler::Drain() {
+  std::call_once(drain_once_, [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& worker : workers_) worker.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      timer_stop_ = true;
+    }
+    timer_cv_.notify_all();
+    timer_.join();
+  });
+}
+
+size_t Scheduler::LevelOf(const ScheduledRequest& r) const {
+  const int levels = std::max(1, options_.priority_levels);
+  int level = r.priority.value_or(0);
+  if (level == 0) level = options_.default_priority_level == 0 ? levels : options_.default_priority_level;
+  return static_cast<size_t>(std::clamp(level, 1, levels) - 1);
+}
+
+absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
+  if (request.priority.has_value() &&
+      (*request.priority < 0 || *request.priority > std::max(1, options_.priority_levels))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "priority ", *request.priority, " is outside 1..", std::max(1, options_.priority_levels),
+        " for model '", options_.name, "'"));
+  }
+  const SteadyTime now = options_.clock->Now();
+  int64_t timeout_us = options_.default_timeout_us;
+  if (request.timeout_us.has_value() && options_.allow_timeout_override) {
+    timeout_us = *request.timeout_us;
+  }
+  const size_t level = LevelOf(request);
+  const bool batching = options_.max_batch_size > 0;
+  bool wake_timer = false;
+  uint64_t ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      return absl::UnavailableError(absl::StrCat("model '", options_.name, "' is shutting down"));
+    }
+    if (queued_ >= options_.max_queue_size) {
+      ++stats_.rejected;
+      return absl::UnavailableError(absl::StrCat("the queue of model '", options_.name,
+                                                 "' is full (", options_.max_queue_size,
+                                                 " requests waiting)"));
+    }
+    ticket = next_ticket_++;
+    Item item{ticket, next_sequence_++, std::move(request), 1, now, std::nullopt, false};
+    if (batching) item.rows = ItemRows(item.request.inputs);
+    if (timeout_us > 0) {
+      item.deadline = now + std::chrono::microseconds(timeout_us);
+      if (!timer_wake_ || *item.deadline < *timer_wake_) {
+        timer_wake_ = item.deadline;
+        wake_timer = true;
+      }
+    }
+    queues_[level].push_back(std::move(item));
+    ++queued_;
+  }
+  work_cv_.notify_one();
+  if (wake_timer) timer_cv_.notify_one();
+  return ticket;
+}
+
+bool Scheduler::Cancel(uint64_t ticket) {
+  std::optional<Item> found;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& queue : queues_) {
+      auto it = std::find_if(queue.begin(), queue.end(),
+                             [&](const Item& item) { return item.ticket == ticket; });
+      if (it != queue.end()) {
+        found = std::move(*it);
+        queue.erase(it);
+        --queued_;
+        ++stats_.cancelled;
+        break;
+      }
+    }
+  }
+  if (!found) return false;
+  InferenceTiming timing;
+  timing.queue_us = MicrosBetween(found->enqueued, options_.clock->Now());
+  Finish(*found, absl::CancelledError("the client closed the connection"), timing);
+  return true;
+}
+
+bool Scheduler::IsPreferred(int64_t rows) const {
+  return std::find(options_.preferred_batch_sizes.begin(), options_.preferred_batch_sizes.end(),
+                   rows) != options_.preferred_batch_sizes.end();
+}
+
+bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake) {
+  size_t first_level = queues_.size();
+  for (size_t l = 0; l < queues_.size(); ++l) {
+    if (!queues_[l].empty()) {
+      first_level = l;
+      break;
+    }
+  }
+  if (first_level == queues_.size()) return false;
+  std::deque<Item>& head_queue = queues_[first_level];
+  if (!options_.dynamic_batching || options_.max_batch_size == 0) {
+    batch->push_back(std::move(head_queue.front()));
+    head_queue.pop_front();
+    return true;
+  }
+  // Gather compatible requests in priority then arrival order.
+  const Item& oldest = head_queue.front();
+  const int64_t max_rows = options_.max_batch_size;
+  struct Pick {
+    size_t level;
+    size_t index;
+  };
+  std::vector<Pick> picks{{first_level, 0}};
+  int64_t rows = oldest.rows;
+  std::vector<int64_t> prefix_rows{rows};
+  const size_t scan_limit = static_cast<size_t>(4 * max_rows + 16);
+  size_t scanned = 0;
+  for (size_t l = first_level; l < queues_.size() && rows < max_rows && scanned < scan_limit; ++l) {
+    for (size_t i = (l == first_level ? 1 : 0);
+         i < queues_[l].size() && rows < max_rows && scanned < scan_limit; ++i, ++scanned) {
+      const Item& item = queues_[l][i];
+      if (rows + item.rows > max_rows) continue;
+      if (!Compatible(oldest.request.inputs, item.request.inputs, options_.padding)) continue;
+      picks.push_back({l, i});
+      rows += item.rows;
+      prefix_rows.push_back(rows);
+    }
+  }
+  size_t take = picks.size();
+  bool ready = rows >= max_rows || options_.max_queue_delay_us == 0 || stopping_;
+  if (!ready && !options_.preferred_batch_sizes.empty()) {
+    // The largest prefix that makes a preferred size goes at once.
+    for (size_t n = picks.size(); n > 0; --n) {
+      if (IsPreferred(prefix_rows[n - 1])) {
+        take = n;
+        ready = true;
+        break;
+      }
+    }
+  }
+  const SteadyTime due = oldest.enqueued + std::chrono::microseconds(options_.max_queue_delay_us);
+  if (!ready && options_.clock->Now() >= due) ready = true;
+  if (!ready) {
+    *wake = due;
+    return false;
+  }
+  picks.resize(take);
+  batch->reserve(take);
+  for (const Pick& p : picks) batch->push_back(std::move(queues_[p.level][p.index]));
+  // Erase from the back so earlier indices stay valid.
+  for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
+    queues_[it->level].erase(queues_[it->level].begin() + it->index);
+  }
+  return true;
+}
+
+void Scheduler::WorkerLoop(ModelInstance* instance) {
+  instance->BindToThread();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    std::vector<Item> batch;
+    std::optional<SteadyTime> wake;
+    if (TakeBatch(&batch, &wake)) {
+      queued_ -= batch.size();
+      in_flight_ += batch.size();
+      const bool more = queued_ > 0;
+      lock.unlock();
+      if (more) work_cv_.notify_one();
+      RunBatch(instance, batch);
+      lock.lock();
+      in_flight_ -= batch.size();
+      continue;
+    }
+    if (stopping_ && queued_ == 0) break;
+    if (wake) {
+      work_cv_.wait_until(lock, *wake);
+    } else {
+      work_cv_.wait(lock);
+    }
+  }
+}
+
+void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
+  const SteadyTime start = options_.clock->Now();
+  std::vector<const ItemInputs*> items;
+  items.reserve(batch.size());
+  int64_t rows = 0;
+  for (const Item& item : batch) {
+    items.push_back(&item.request.inputs);
+    rows += item.rows;
+  }
+  absl::StatusOr<std::vector<std::vector<Tensor>>> split;
+  {
+    absl::StatusOr<std::vector<Tensor>> inputs = GatherInputs(items, options_.padding);
+    absl::StatusOr<std::vector<Tensor>> outputs =
+        inputs.ok() ? instance->Execute(*inputs) : inputs.status();
+    if (!outputs.ok()) {
+      split = outputs.status();
+    } else if (options_.max_batch_size == 0) {
+      split = std::vector<std::vector<Tensor>>{std::move(*outputs)};
+    } else {
+      split = ScatterOutputs(*outputs, items, options_.padding, options_.trim_outputs);
+    }
+  }
+  const SteadyTime end = options_.clock->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.executions;
+    stats_.inferences += rows;
+    (split.ok() ? stats_.requests_ok : stats_.requests_failed) += batch.size();
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    InferenceTiming timing;
+    timing.queue_us = MicrosBetween(batch[i].enqueued, start);
+    timing.compute_us = MicrosBetween(start, end);
+    timing.batch_size = rows;
+    if (split.ok()) {
+      Finish(batch[i], std::move((*split)[i]), timing);
+    } else {
+      Finish(batch[i], split.status(), timing);
+    }
+  }
+}
+
+void Scheduler::TimerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!timer_stop_) {
+    const SteadyTime now = options_.clock->Now();
+    std::vector<Item> expired;
+    std::optional<SteadyTime> earliest;
+    for (size_t l = 0; l + 1 < queues_.size(); ++l) {
+      std::deque<Item>& queue = queues_[l];
+      for (auto it = queue.begin(); it != queue.end();) {
+        if (!it->deadline) {
+          ++it;
+        } else if (*it->deadline <= now) {
+          expired.push_back(std::move(*it));
+          it = queue.erase(it);
+        } else {
+          if (!earliest || *it->deadline < *earliest) earliest = it->deadline;
+          ++it;
+        }
+      }
+    }
+    if (options_.timeout_delays) {
+      for (Item& item : expired) {
+        item.delayed = true;
+        item.deadline.reset();
+        queues_.back().push_back(std::move(item));
+      }
+      expired.clear();
+    } else {
+      queued_ -= expired.size();
+      stats_.timed_out += expired.size();
+    }
+    timer_wake_ = earliest;
+    if (!expired.empty()) {
+      lock.unlock();
+      for (Item& item : expired) {
+        InferenceTiming timing;
+        timing.queue_us = MicrosBetween(item.enqueued, now);
+        const int64_t timeout_us = MicrosBetween(item.enqueued, *item.deadline);
+        Finish(item,
+               absl::DeadlineExceededError(absl::StrCat(
+                   "request timed out after waiting ", timing.queue_us, " us in the queue of model '",
+                   options_.name, "' (timeout ", timeout_us, " us)")),
+               timing);
+      }
+      lock.lock();
+      continue;
+    }
+    if (earliest) {
+      timer_cv_.wait_until(lock, *earliest);
+    } else {
+      timer_cv_.wait(lock);
+    }
+  }
+}
+
+void Scheduler::Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result,
+                       const InferenceTiming& timing) {
+  if (!options_.preserve_ordering) {
+    item.request.done(std::move(result), timing);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(order_mu_);
+  pending_delivery_.emplace(item.sequence,
+                            [done = std::move(item.request.done), result = std::move(result),
+                             timing]() mutable { done(std::move(result), timing); });
+  for (auto it = pending_delivery_.begin();
+       it != pending_delivery_.end() && it->first == next_to_deliver_;
+       it = pending_delivery_.erase(it), ++next_to_deliver_) {
+    it->second();
+  }
+}
+
+SchedulerStats Scheduler::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  SchedulerStats stats = stats_;
+  stats.queue_depth = queued_;
+  stats.in_flight = in_flight_;
+  return stats;
+}
+
+}  // namespace ptserve

@@ -1,0 +1,170 @@
+// Scheduler: the queue in front of a model version's instances. It merges
+// independent requests into batches (dynamic batching, Triton's semantics),
+// runs them on N instance workers, and splits the outputs back.
+//
+// Threads: one worker thread per instance. Workers pull from one bounded,
+// priority-ordered queue and form their own batches, so a request goes from
+// the network thread to a worker with one hand-off (no separate batcher
+// thread, no extra context switch). While every instance is busy, requests
+// accumulate and the next free worker takes a larger batch. One small timer
+// thread rejects queued requests at their deadline, even while all workers
+// are busy.
+//
+//   auto scheduler = Scheduler::Create(options, std::move(instances)).value();
+//   absl::StatusOr<uint64_t> ticket = scheduler->Enqueue(std::move(request));
+//   if (!ticket.ok()) ...  // UNAVAILABLE: queue full, answer 503 at once
+//   scheduler->Cancel(*ticket);  // the client went away
+//
+// Thread-safe. Enqueue() and Cancel() never block on inference.
+#ifndef PTSERVE_SCHEDULER_SCHEDULER_H_
+#define PTSERVE_SCHEDULER_SCHEDULER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/model_instance.h"
+#include "core/clock.h"
+#include "core/inference.h"
+#include "scheduler/batch_assembly.h"
+
+namespace ptserve {
+
+struct SchedulerOptions {
+  std::string name = "model";  // for messages
+  // 0: the model has no batch dimension; each request runs alone.
+  int64_t max_batch_size = 0;
+  // Merge requests into batches (config `dynamic_batching { }` present).
+  bool dynamic_batching = false;
+  // Batch sizes to aim for; empty = max_batch_size.
+  std::vector<int64_t> preferred_batch_sizes;
+  // How long the oldest request may wait for a batch to fill.
+  int64_t max_queue_delay_us = 0;
+  // Answer requests in the order they arrived, even across instances.
+  bool preserve_ordering = false;
+  // Requests waiting (not yet running) beyond which Enqueue fails.
+  size_t max_queue_size = 1024;
+  // Deadline for a request still queued; 0 = none.
+  int64_t default_timeout_us = 0;
+  bool allow_timeout_override = true;
+  // Triton's timeout_action DELAY: a request past its deadline is not
+  // rejected but runs after every request still within its deadline.
+  bool timeout_delays = false;
+  // Priority levels 1..priority_levels (1 is highest); 0 = one level.
+  int priority_levels = 0;
+  int default_priority_level = 0;
+  // Per input (model order): padding for variable-length inputs.
+  std::vector<InputPadding> padding;
+  // Output indices whose dimension 1 is trimmed back after padding.
+  std::vector<int> trim_outputs;
+  Clock* clock = Clock::Real();
+};
+
+struct ScheduledRequest {
+  std::vector<Tensor> inputs;  // model order; dim 0 = rows when batching
+  std::optional<int64_t> timeout_us;
+  std::optional<int> priority;
+  // Called exactly once: outputs (model order) and timing, or an error.
+  std::function<void(absl::StatusOr<std::vector<Tensor>>, const InferenceTiming&)> done;
+};
+
+struct SchedulerStats {
+  uint64_t executions = 0;      // batches run
+  uint64_t inferences = 0;      // rows run
+  uint64_t requests_ok = 0;     // requests answered with outputs
+  uint64_t requests_failed = 0; // model errors
+  uint64_t rejected = 0;        // queue full
+  uint64_t timed_out = 0;       // deadline passed while queued
+  uint64_t cancelled = 0;       // client went away while queued
+  size_t queue_depth = 0;
+  size_t in_flight = 0;         // requests in batches running now
+};
+
+class Scheduler {
+ public:
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
+      SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances);
+  ~Scheduler();  // Drain()s.
+
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues the request; never blocks. UNAVAILABLE when the queue is full or
+  // the scheduler is draining; INVALID_ARGUMENT for a bad priority. On OK the
+  // request's `done` runs exactly once, later, on a worker or timer thread.
+  absl::StatusOr<uint64_t> Enqueue(ScheduledRequest request);
+
+  // Removes a still-queued request (answered CANCELLED). False when it has
+  // already started or finished.
+  bool Cancel(uint64_t ticket);
+
+  // Stops accepting, runs everything already queued, joins the threads.
+  // Idempotent.
+  void Drain();
+
+  SchedulerStats Stats() const;
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Item {
+    uint64_t ticket;
+    uint64_t sequence;
+    ScheduledRequest request;
+    int64_t rows;
+    SteadyTime enqueued;
+    std::optional<SteadyTime> deadline;
+    bool delayed = false;  // past deadline with timeout_action DELAY
+  };
+
+  Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances);
+  void WorkerLoop(ModelInstance* instance);
+  void TimerLoop();
+  // With mu_ held: picks the next batch, or returns the time to look again.
+  bool TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake);
+  void RunBatch(ModelInstance* instance, std::vector<Item>& batch);
+  // Delivers a result, in arrival order when preserve_ordering.
+  void Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result, const InferenceTiming& t);
+  std::deque<Item>& QueueFor(int level);
+  size_t LevelOf(const ScheduledRequest& r) const;
+  bool IsPreferred(int64_t rows) const;
+
+  const SchedulerOptions options_;
+  std::vector<std::unique_ptr<ModelInstance>> instances_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // workers: new items or stop
+  std::condition_variable timer_cv_;  // timer: earlier deadline or stop
+  // queues_[0] is the highest priority; the last one holds delayed items.
+  std::vector<std::deque<Item>> queues_;
+  size_t queued_ = 0;
+  size_t in_flight_ = 0;
+  uint64_t next_ticket_ = 1;
+  uint64_t next_sequence_ = 0;
+  bool stopping_ = false;
+  bool timer_stop_ = false;
+  std::optional<SteadyTime> timer_wake_;
+  SchedulerStats stats_;
+
+  // preserve_ordering: results waiting for earlier ones.
+  std::mutex order_mu_;
+  uint64_t next_to_deliver_ = 0;
+  std::map<uint64_t, std::function<void()>> pending_delivery_;
+
+  std::vector<std::thread> workers_;
+  std::thread timer_;
+  std::once_flag drain_once_;
+};
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_SCHEDULER_SCHEDULER_H_
