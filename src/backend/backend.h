@@ -1,0 +1,58 @@
+// Backend: turns a model version on disk into instances the scheduler can
+// run. Library-free interface (the TorchScript implementation lives in
+// torchscript_backend.*), so the repository and its tests need no libtorch.
+#ifndef PTSERVE_BACKEND_BACKEND_H_
+#define PTSERVE_BACKEND_BACKEND_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/model_instance.h"
+#include "core/tensor_spec.h"
+
+namespace ptserve {
+
+struct BackendLoadRequest {
+  std::string model_name;
+  std::string version_dir;   // .../<model>/<version>
+  std::string model_file;    // "model.pt" (config default_model_filename)
+  bool batched = false;      // max_batch_size > 0
+  // From config.pbtxt; empty when there is none (the backend derives them).
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  // Backend options from config `parameters` (already validated by name).
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+struct InstanceOptions {
+  int index = 0;
+  int intra_op_threads = 1;
+  std::string device = "cpu";  // "cpu" or "cuda:N"
+};
+
+// A loaded model version: its IO, and a factory for instances that share
+// its weights where the device allows.
+class LoadedModel {
+ public:
+  virtual ~LoadedModel() = default;
+  // Inputs in the order instances take them; outputs in the order they return them.
+  virtual const std::vector<TensorSpec>& inputs() const = 0;
+  virtual const std::vector<TensorSpec>& outputs() const = 0;
+  // What was assumed or changed while loading (shown as load warnings).
+  virtual const std::vector<std::string>& notes() const = 0;
+  virtual absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
+      const InstanceOptions& options) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& request) = 0;
+};
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_BACKEND_BACKEND_H_

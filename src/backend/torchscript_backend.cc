@@ -1,0 +1,273 @@
+#include "backend/torchscript_backend.h"
+
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "backend/torch_tensor.h"
+#include "core/status_macros.h"
+
+namespace ptserve {
+namespace {
+
+// "INPUT__3" -> 3 for prefix "INPUT__".
+std::optional<int> IndexedName(const std::string& name, absl::string_view prefix) {
+  int index;
+  if (!absl::StartsWith(name, prefix) || !absl::SimpleAtoi(name.substr(prefix.size()), &index) ||
+      index < 0) {
+    return std::nullopt;
+  }
+  return index;
+}
+
+// Catches libtorch's exceptions at the call and turns them into a Status.
+template <typename Fn>
+auto CatchTorch(absl::string_view what, Fn&& fn) -> absl::StatusOr<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what()));
+  }
+}
+
+class TorchScriptModel;
+
+class TorchScriptInstance final : public ModelInstance {
+ public:
+  TorchScriptInstance(std::shared_ptr<TorchScriptModel> model, InstanceOptions options)
+      : model_(std::move(model)), options_(std::move(options)) {}
+  void BindToThread() override {
+    at::init_num_threads();
+    if (options_.intra_op_threads > 0) at::set_num_threads(options_.intra_op_threads);
+  }
+  absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override;
+  std::string Describe() const override {
+    return absl::StrCat(options_.device, " intra_op_threads=", options_.intra_op_threads);
+  }
+
+ private:
+  std::shared_ptr<TorchScriptModel> model_;
+  InstanceOptions options_;
+};
+
+class TorchScriptModel final : public LoadedModel,
+                               public std::enable_shared_from_this<TorchScriptModel> {
+ public:
+  static absl::StatusOr<std::shared_ptr<TorchScriptModel>> Load(const BackendLoadRequest& request);
+
+  const std::vector<TensorSpec>& inputs() const override { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const override { return outputs_; }
+  const std::vector<std::string>& notes() const override { return notes_; }
+  absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
+      const InstanceOptions& options) override {
+    if (options.device != "cpu") {
+      return absl::UnimplementedError(absl::StrCat(
+          "device '", options.device, "' is not available: this build of ptserve runs on the CPU"));
+    }
+    return std::unique_ptr<ModelInstance>(
+        new TorchScriptInstance(shared_from_this(), options));
+  }
+
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
+
+ private:
+  absl::Status MapInputs(const BackendLoadRequest& request);
+  absl::StatusOr<std::vector<Tensor>> CollectOutputs(const c10::IValue& result);
+
+  std::string name_;
+  bool inference_mode_ = true;
+  torch::jit::Module module_;
+  std::vector<TensorSpec> inputs_;
+  std::vector<TensorSpec> outputs_;
+  std::vector<std::string> notes_;
+  std::vector<int> argument_of_input_;  // forward() argument index per input
+  size_t num_arguments_ = 0;            // excluding self
+  bool outputs_derived_ = false;        // no config: outputs named at first run
+  std::vector<std::optional<int>> output_index_;  // OUTPUT__<n> -> n
+};
+
+absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
+    const BackendLoadRequest& request) {
+  auto model = std::make_shared<TorchScriptModel>();
+  model->name_ = request.model_name;
+  const std::string path =
+      (std::filesystem::path(request.version_dir) / request.model_file).string();
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("model file ", path, " does not exist"));
+  }
+  for (const auto& [key, value] : request.parameters) {
+    if (key == "INFERENCE_MODE") model->inference_mode_ = value != "false";
+  }
+  ASSIGN_OR_RETURN(model->module_, CatchTorch(absl::StrCat("cannot load ", path), [&] {
+                     return torch::jit::load(path, c10::Device(c10::kCPU));
+                   }));
+  model->module_.eval();
+  RETURN_IF_ERROR(model->MapInputs(request));
+  return model;
+}
+
+absl::Status TorchScriptModel::MapInputs(const BackendLoadRequest& request) {
+  auto method = module_.find_method("forward");
+  if (!method) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' has no forward() method"));
+  }
+  const c10::FunctionSchema& schema = method->function().getSchema();
+  std::vector<std::string> arg_names;
+  for (size_t i = 1; i < schema.arguments().size(); ++i) arg_names.push_back(schema.arguments()[i].name());
+  num_arguments_ = arg_names.size();
+
+  inputs_ = request.inputs;
+  if (inputs_.empty()) {
+    for (const std::string& arg : arg_names) {
+      TensorSpec spec;
+      spec.name = arg;
+      spec.any_shape = true;
+      inputs_.push_back(spec);
+    }
+    notes_.push_back(absl::StrCat("no input in config: assumed inputs named after forward()'s "
+                                  "arguments (", absl::StrJoin(arg_names, ", "),
+                                  "), type FP32, any shape"));
+  }
+  if (inputs_.size() > arg_names.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the config declares ", inputs_.size(), " inputs but forward() of model '", name_,
+        "' takes ", arg_names.size(), " (", absl::StrJoin(arg_names, ", "), ")"));
+  }
+  std::vector<bool> used(arg_names.size(), false);
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    int arg = static_cast<int>(i);
+    if (auto n = IndexedName(inputs_[i].name, "INPUT__")) {
+      arg = *n;
+    } else {
+      for (size_t a = 0; a < arg_names.size(); ++a) {
+        if (arg_names[a] == inputs_[i].name) arg = static_cast<int>(a);
+      }
+    }
+    if (arg >= static_cast<int>(arg_names.size()) || used[arg]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", inputs_[i].name, "' does not map to a distinct argument of forward(",
+          absl::StrJoin(arg_names, ", "), ")"));
+    }
+    used[arg] = true;
+    argument_of_input_.push_back(arg);
+  }
+  for (size_t a = inputs_.size(); a < arg_names.size(); ++a) {
+    if (!schema.arguments()[a + 1].default_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("forward() argument '", arg_names[a],
+                                                     "' has no input in the config"));
+    }
+  }
+  outputs_ = request.outputs;
+  if (outputs_.empty()) {
+    outputs_derived_ = true;
+    TensorSpec spec;
+    spec.name = "OUTPUT__0";
+    spec.any_shape = true;
+    outputs_.push_back(spec);
+    notes_.push_back("no output in config: assumed one output OUTPUT__0 (more appear as "
+                     "OUTPUT__1... when forward() returns a tuple), any shape");
+  }
+  for (const TensorSpec& out : outputs_) output_index_.push_back(IndexedName(out.name, "OUTPUT__"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectOutputs(const c10::IValue& result) {
+  std::vector<at::Tensor> by_position;
+  std::optional<c10::impl::GenericDict> dict;
+  if (result.isTensor()) {
+    by_position.push_back(result.toTensor());
+  } else if (result.isTuple() || result.isList()) {
+    const auto elements = result.isTuple() ? result.toTupleRef().elements().vec()
+                                           : result.toListRef().vec();
+    for (const c10::IValue& e : elements) {
+      if (!e.isTensor()) {
+        return absl::InternalError(absl::StrCat("model '", name_, "' returned a ",
+                                                e.tagKind(), " inside its result; ptserve "
+                                                "serves tensors"));
+      }
+      by_position.push_back(e.toTensor());
+    }
+  } else if (result.isGenericDict()) {
+    dict = result.toGenericDict();
+  } else {
+    return absl::InternalError(absl::StrCat("model '", name_, "' returned a ", result.tagKind(),
+                                            "; ptserve serves Tensor, tuple, list or dict results"));
+  }
+  std::vector<Tensor> outputs;
+  const size_t count = outputs_derived_ && !dict ? by_position.size() : outputs_.size();
+  for (size_t i = 0; i < count; ++i) {
+    at::Tensor t;
+    if (dict) {
+      const std::string& key = outputs_[i].name;
+      auto it = dict->find(c10::IValue(key));
+      if (it == dict->end() || !it->value().isTensor()) {
+        return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict without "
+                                                "a tensor under '", key, "'"));
+      }
+      t = it->value().toTensor();
+    } else {
+      const size_t pos = i < output_index_.size() && output_index_[i] ? *output_index_[i] : i;
+      if (pos >= by_position.size()) {
+        return absl::InternalError(absl::StrCat(
+            "model '", name_, "' returned ", by_position.size(), " tensors but the config's output '",
+            outputs_[i].name, "' needs element ", pos));
+      }
+      t = by_position[pos];
+    }
+    ASSIGN_OR_RETURN(Tensor out, FromAten(t));
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+absl::StatusOr<std::vector<Tensor>> TorchScriptModel::Run(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != inputs_.size()) {
+    return absl::InternalError("input count does not match the model");
+  }
+  std::vector<c10::IValue> args(inputs_.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ASSIGN_OR_RETURN(at::Tensor t, ToAten(inputs[i]));
+    args[argument_of_input_[i]] = std::move(t);
+  }
+  auto result = CatchTorch(absl::StrCat("model '", name_, "' failed"), [&] {
+    if (inference_mode_) {
+      c10::InferenceMode guard;
+      return module_.forward(args);
+    }
+    torch::NoGradGuard guard;
+    return module_.forward(args);
+  });
+  if (!result.ok()) return result.status();
+  return CollectOutputs(*result);
+}
+
+absl::StatusOr<std::vector<Tensor>> TorchScriptInstance::Execute(const std::vector<Tensor>& inputs) {
+  return model_->Run(inputs);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<LoadedModel>> TorchScriptBackend::Load(
+    const BackendLoadRequest& request) {
+  ASSIGN_OR_RETURN(auto model, TorchScriptModel::Load(request));
+  return std::shared_ptr<LoadedModel>(std::move(model));
+}
+
+void SetInterOpThreads(int threads) {
+  if (threads > 0) at::set_num_interop_threads(threads);
+}
+
+std::string TorchBuildInfo() {
+  return absl::StrCat("libtorch ", TORCH_VERSION, "; ", at::get_parallel_info());
+}
+
+}  // namespace ptserve

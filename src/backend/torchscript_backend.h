@@ -1,0 +1,33 @@
+// TorchScriptBackend: loads `model.pt` files saved by torch.jit.save and runs
+// them with libtorch, under c10::InferenceMode, in eval mode.
+//
+// Inputs are matched to forward()'s arguments the way Triton's PyTorch
+// backend does: `INPUT__<n>` is argument n, a name equal to an argument's
+// name is that argument, anything else goes by position. Outputs: a Tensor,
+// a tuple or list of Tensors (by position, or `OUTPUT__<n>` = element n), or
+// a Dict[str, Tensor] (by key).
+//
+// The only file pair (with torch_tensor.*) that includes libtorch headers.
+#ifndef PTSERVE_BACKEND_TORCHSCRIPT_BACKEND_H_
+#define PTSERVE_BACKEND_TORCHSCRIPT_BACKEND_H_
+
+#include "backend/backend.h"
+
+namespace ptserve {
+
+class TorchScriptBackend final : public Backend {
+ public:
+  // Thread-safe: models may load concurrently.
+  absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& request) override;
+};
+
+// Sets libtorch's process-wide inter-op pool size; call once at start-up,
+// before any model runs. 0 leaves libtorch's default.
+void SetInterOpThreads(int threads);
+
+// "libtorch 1.13.1, OpenMP, ..." for the startup log.
+std::string TorchBuildInfo();
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_BACKEND_TORCHSCRIPT_BACKEND_H_

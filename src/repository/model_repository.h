@@ -1,0 +1,99 @@
+// ModelRepository: the models on disk (Triton's layout,
+// <root>/<model>/config.pbtxt + <root>/<model>/<version>/model.pt), which of
+// their versions are loaded, and lookup by name and version.
+//
+//   auto repo = ModelRepository::Create(options).value();
+//   repo->LoadAll();                         // failures recorded, not fatal
+//   auto version = repo->Get("mlp", "");     // the newest ready version
+//
+// Loading happens beside serving: a model's new versions load and warm up
+// while the old ones keep serving, then the map is swapped; a version in use
+// lives on until its last request finishes. One broken model never stops the
+// others. Thread-safe.
+#ifndef PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
+#define PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+#include "repository/model_version.h"
+
+namespace ptserve {
+
+struct RepositoryIndexEntry {
+  std::string name;
+  std::string version;  // "" when the model failed before versions were known
+  std::string state;    // READY, UNAVAILABLE, LOADING, UNLOADED
+  std::string reason;   // why not ready
+};
+
+class ModelRepository {
+ public:
+  struct Options {
+    std::string root;             // the model repository directory
+    Backend* backend = nullptr;   // not owned; outlives the repository
+    int available_cpus = 1;       // for default intra-op thread counts
+    size_t default_max_queue_size = 1024;  // when the config sets none
+  };
+
+  static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);
+  ~ModelRepository();
+
+  // Names of the model directories under root, sorted.
+  std::vector<std::string> ListModels() const;
+
+  // Loads every model in the repository; returns how many failed.
+  int LoadAll();
+
+  // Loads (or reloads) one model: every version its version policy selects.
+  // On error the model's previous versions, if any, keep serving.
+  absl::Status Load(const std::string& name);
+
+  // Stops routing to the model; its versions finish their queued requests.
+  absl::Status Unload(const std::string& name);
+
+  // The version to serve `name`: `version` "" means the highest ready
+  // version. NotFound for an unknown model or version, Unavailable for one
+  // that is not ready.
+  absl::StatusOr<std::shared_ptr<ModelVersion>> Get(const std::string& name,
+                                                    const std::string& version) const;
+
+  // Every loaded version, newest first per model.
+  std::vector<std::shared_ptr<ModelVersion>> Versions(const std::string& name) const;
+
+  std::vector<RepositoryIndexEntry> Index(bool ready_only) const;
+
+  // True when every model that was asked to load is ready.
+  bool AllReady() const;
+
+  // Drains and drops every model (shutdown).
+  void UnloadAll();
+
+  // Checks a model name taken from a request or the API: one plain path
+  // component, no "..", "/" or leading ".".
+  static absl::Status CheckModelName(const std::string& name);
+
+ private:
+  struct ModelEntry {
+    std::map<int64_t, std::shared_ptr<ModelVersion>> versions;  // ready ones
+    std::vector<RepositoryIndexEntry> status;                     // per version
+    bool loading = false;
+  };
+
+  explicit ModelRepository(Options options) : options_(std::move(options)) {}
+
+  const Options options_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ModelEntry> models_;
+  std::mutex load_mu_;  // one load at a time
+};
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_

@@ -1,0 +1,58 @@
+// ModelVersion: one loaded, ready version of a model. Checks a request
+// against the model's declared inputs, orders its inputs for the model,
+// queues it on the version's scheduler and assembles the response.
+//
+// Held by std::shared_ptr: a request in flight keeps its version alive
+// (TF Serving's ServableHandle), so the repository may drop a version while
+// requests on it finish.
+//
+// Thread-safe.
+#ifndef PTSERVE_REPOSITORY_MODEL_VERSION_H_
+#define PTSERVE_REPOSITORY_MODEL_VERSION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+#include "config/model_config.pb.h"
+#include "core/inference.h"
+#include "scheduler/scheduler.h"
+
+namespace ptserve {
+
+class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
+ public:
+  ModelVersion(std::string name, int64_t version, config::ModelConfig config,
+               std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler);
+  ~ModelVersion();
+
+  // Queues `request`; `done` runs exactly once, later, unless this returns an
+  // error (then it never runs): InvalidArgument for a request that does not
+  // fit the model, Unavailable when the queue is full.
+  absl::StatusOr<uint64_t> Infer(InferenceRequest request, InferenceCallback done);
+  // See Scheduler::Cancel.
+  bool Cancel(uint64_t ticket) { return scheduler_->Cancel(ticket); }
+
+  const std::string& name() const { return name_; }
+  int64_t version() const { return version_; }
+  const std::string& version_string() const { return version_string_; }
+  const config::ModelConfig& config() const { return config_; }
+  bool batched() const { return config_.max_batch_size() > 0; }
+  const std::vector<TensorSpec>& inputs() const { return model_->inputs(); }
+  const std::vector<TensorSpec>& outputs() const { return model_->outputs(); }
+  Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  const std::string name_;
+  const int64_t version_;
+  const std::string version_string_;
+  const config::ModelConfig config_;
+  std::shared_ptr<LoadedModel> model_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_REPOSITORY_MODEL_VERSION_H_

@@ -1,0 +1,258 @@
+#include "server/inference_api.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "config/model_config.h"
+#include "protocol/json_writer.h"
+#include "protocol/kserve_codec.h"
+#include "protocol/predict_codec.h"
+#include "server/http_status.h"
+
+namespace ptserve {
+namespace {
+
+using http::HttpRequest;
+using http::HttpResponse;
+using http::Responder;
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+void AppendShape(std::string* out, const Shape& shape) {
+  out->push_back('[');
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonInt(out, shape[i]);
+  }
+  out->push_back(']');
+}
+
+void AppendSpecs(std::string* out, const std::vector<TensorSpec>& specs, bool batched) {
+  out->push_back('[');
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (i) out->push_back(',');
+    out->append("{\"name\":");
+    AppendJsonString(out, specs[i].name);
+    out->append(",\"datatype\":");
+    AppendJsonString(out, DataTypeName(specs[i].dtype));
+    out->append(",\"shape\":");
+    AppendShape(out, MetadataShape(specs[i], batched));
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+void AddTimingHeaders(HttpResponse& response, const InferenceResponse& r) {
+  response.headers.emplace_back("X-Model-Version", r.model_version);
+  response.headers.emplace_back("X-Queue-Time-Us", std::to_string(r.timing.queue_us));
+  response.headers.emplace_back("X-Compute-Time-Us", std::to_string(r.timing.compute_us));
+  response.headers.emplace_back("X-Batch-Size", std::to_string(r.timing.batch_size));
+}
+
+// A per-request queue timeout from the header, in microseconds.
+absl::StatusOr<std::optional<int64_t>> TimeoutHeader(const HttpRequest& request) {
+  std::string_view value = request.Header("x-timeout-us");
+  if (value.empty()) return std::optional<int64_t>();
+  int64_t us;
+  if (!absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &us) || us < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header X-Timeout-Us: '", Str(value), "' is not a number of microseconds"));
+  }
+  return std::optional<int64_t>(us);
+}
+
+// Queues `request` on `version` and answers through `responder` when done.
+void Submit(std::shared_ptr<ModelVersion> version, InferenceRequest request,
+            std::shared_ptr<Responder> responder,
+            std::function<HttpResponse(InferenceResponse&)> encode) {
+  auto ticket = version->Infer(
+      std::move(request), [responder, encode = std::move(encode)](absl::StatusOr<InferenceResponse> r) {
+        if (!r.ok()) {
+          responder->Send(ErrorFor(r.status()));
+          return;
+        }
+        HttpResponse response = encode(*r);
+        AddTimingHeaders(response, *r);
+        responder->Send(std::move(response));
+      });
+  if (!ticket.ok()) {
+    responder->Send(ErrorFor(ticket.status()));
+    return;
+  }
+  responder->OnDisconnect([version, t = *ticket] { version->Cancel(t); });
+}
+
+}  // namespace
+
+InferenceApi::InferenceApi(Options options, ModelRepository* repository)
+    : options_(std::move(options)), repository_(repository) {}
+
+void InferenceApi::Register(http::Router& router) {
+  router.Add("GET", "/v2/health/live", [](HttpRequest&, std::shared_ptr<Responder> r) {
+    r->Send({200, "", {}, ""});
+  });
+  router.Add("GET", "/v2/health/ready", [this](HttpRequest&, std::shared_ptr<Responder> r) {
+    if (shutting_down_.load()) {
+      r->Send(http::ErrorResponse(503, "shutting down"));
+    } else if (!repository_->AllReady()) {
+      r->Send(http::ErrorResponse(503, "not every model is ready; see POST /v2/repository/index"));
+    } else {
+      r->Send({200, "", {}, ""});
+    }
+  });
+  auto bind = [this](void (InferenceApi::*fn)(HttpRequest&, std::shared_ptr<Responder>)) {
+    return [this, fn](HttpRequest& q, std::shared_ptr<Responder> r) { (this->*fn)(q, std::move(r)); };
+  };
+  router.Add("GET", "/v2", bind(&InferenceApi::ServerMetadata));
+  router.Add("GET", "/v2/models/{model}", bind(&InferenceApi::ModelMetadata));
+  router.Add("GET", "/v2/models/{model}/versions/{version}", bind(&InferenceApi::ModelMetadata));
+  router.Add("GET", "/v2/models/{model}/config", bind(&InferenceApi::ModelConfig));
+  router.Add("GET", "/v2/models/{model}/versions/{version}/config", bind(&InferenceApi::ModelConfig));
+  router.Add("GET", "/v2/models/{model}/ready", bind(&InferenceApi::ModelReady));
+  router.Add("GET", "/v2/models/{model}/versions/{version}/ready", bind(&InferenceApi::ModelReady));
+  router.Add("POST", "/v2/models/{model}/infer", bind(&InferenceApi::Infer));
+  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", bind(&InferenceApi::Infer));
+  router.Add("POST", "/predict", bind(&InferenceApi::Predict));
+  router.Add("POST", "/predict/{model}", bind(&InferenceApi::Predict));
+}
+
+void InferenceApi::ServerMetadata(HttpRequest&, std::shared_ptr<Responder> responder) {
+  std::string body = "{\"name\":\"ptserve\",\"version\":";
+  AppendJsonString(&body, options_.server_version);
+  body.append(",\"extensions\":[\"binary_tensor_data\",\"model_configuration\"]}");
+  responder->Send({200, "application/json", {}, std::move(body)});
+}
+
+void InferenceApi::ModelMetadata(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  const std::string name = Str(request.Param("model"));
+  auto version = repository_->Get(name, Str(request.Param("version")));
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  const ModelVersion& v = **version;
+  std::string body = "{\"name\":";
+  AppendJsonString(&body, name);
+  body.append(",\"versions\":[");
+  bool first = true;
+  for (const auto& ready : repository_->Versions(name)) {
+    if (!first) body.push_back(',');
+    first = false;
+    AppendJsonString(&body, ready->version_string());
+  }
+  body.append("],\"platform\":\"pytorch_libtorch\",\"inputs\":");
+  AppendSpecs(&body, v.inputs(), v.batched());
+  body.append(",\"outputs\":");
+  AppendSpecs(&body, v.outputs(), v.batched());
+  body.append(",\"max_batch_size\":");
+  AppendJsonInt(&body, v.config().max_batch_size());
+  body.push_back('}');
+  responder->Send({200, "application/json", {}, std::move(body)});
+}
+
+void InferenceApi::ModelConfig(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  auto version = repository_->Get(Str(request.Param("model")), Str(request.Param("version")));
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  auto json = ModelConfigToJson((*version)->config());
+  if (!json.ok()) {
+    responder->Send(ErrorFor(json.status()));
+    return;
+  }
+  responder->Send({200, "application/json", {}, std::move(*json)});
+}
+
+void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  auto version = repository_->Get(Str(request.Param("model")), Str(request.Param("version")));
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  responder->Send({200, "", {}, ""});
+}
+
+void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  auto version = repository_->Get(Str(request.Param("model")), Str(request.Param("version")));
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  std::optional<size_t> header_length;
+  std::string_view length = request.Header("inference-header-content-length");
+  if (!length.empty()) {
+    size_t n;
+    if (!absl::SimpleAtoi(absl::string_view(length.data(), length.size()), &n)) {
+      responder->Send(http::ErrorResponse(
+          400, absl::StrCat("header Inference-Header-Content-Length: '", Str(length),
+                            "' is not a byte count")));
+      return;
+    }
+    header_length = n;
+  }
+  auto decoded = DecodeKServeRequest(request.body, header_length, options_.limits);
+  if (!decoded.ok()) {
+    responder->Send(ErrorFor(decoded.status()));
+    return;
+  }
+  auto timeout = TimeoutHeader(request);
+  if (!timeout.ok()) {
+    responder->Send(ErrorFor(timeout.status()));
+    return;
+  }
+  if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
+  Submit(*version, std::move(*decoded), std::move(responder), [](InferenceResponse& r) {
+    EncodedResponse encoded = EncodeKServeResponse(r);
+    HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
+    if (encoded.json_header_length) {
+      response.content_type = "application/octet-stream";
+      response.headers.emplace_back("Inference-Header-Content-Length",
+                                    std::to_string(*encoded.json_header_length));
+    }
+    return response;
+  });
+}
+
+void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  std::string name = Str(request.Param("model"));
+  if (name.empty()) name = options_.default_model;
+  if (name.empty()) {
+    responder->Send(http::ErrorResponse(
+        404, "no default model: start ptserve with --default-model or use /predict/{model}"));
+    return;
+  }
+  auto version = repository_->Get(name, "");
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  const ModelVersion& v = **version;
+  if (v.inputs().size() != 1) {
+    responder->Send(http::ErrorResponse(
+        400, absl::StrCat("model '", name, "' has ", v.inputs().size(),
+                          " inputs; /predict serves single-input models, use "
+                          "POST /v2/models/", name, "/infer")));
+    return;
+  }
+  const TensorSpec& spec = v.inputs()[0];
+  PredictInputSpec predict_spec{spec.name, spec.dtype, spec.any_shape ? Shape{-1} : spec.dims,
+                                v.batched()};
+  auto decoded = DecodePredictRequest(request.body, predict_spec, options_.limits);
+  if (!decoded.ok()) {
+    responder->Send(ErrorFor(decoded.status()));
+    return;
+  }
+  auto timeout = TimeoutHeader(request);
+  if (!timeout.ok()) {
+    responder->Send(ErrorFor(timeout.status()));
+    return;
+  }
+  decoded->request.timeout_us = *timeout;
+  const bool single = decoded->single_example;
+  Submit(*version, std::move(decoded->request), std::move(responder),
+         [single](InferenceResponse& r) {
+           return HttpResponse{200, "application/json", {}, EncodePredictResponse(r, single)};
+         });
+}
+
+}  // namespace ptserve

@@ -1,0 +1,50 @@
+// InferenceApi: the public HTTP endpoints — KServe v2 / Open Inference
+// Protocol (health, metadata, inference in JSON and binary tensors) and the
+// seed's POST /predict — as routes on an http::Router. Thin: each handler
+// decodes with a protocol/ codec, calls the repository's ModelVersion, and
+// encodes the answer; nothing here blocks a network thread.
+#ifndef PTSERVE_SERVER_INFERENCE_API_H_
+#define PTSERVE_SERVER_INFERENCE_API_H_
+
+#include <atomic>
+#include <string>
+
+#include "protocol/decode_limits.h"
+#include "repository/model_repository.h"
+#include "server/http/router.h"
+
+namespace ptserve {
+
+class InferenceApi {
+ public:
+  struct Options {
+    std::string server_version = "0.1.0";
+    // Model that POST /predict serves.
+    std::string default_model;
+    DecodeLimits limits;
+  };
+
+  // `repository` is not owned and must outlive every request.
+  InferenceApi(Options options, ModelRepository* repository);
+
+  void Register(http::Router& router);
+
+  // Readiness turns false at once when shutdown starts.
+  void SetShuttingDown() { shutting_down_.store(true); }
+
+ private:
+  void ServerMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void ModelMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void ModelConfig(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void ModelReady(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void Infer(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void Predict(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+
+  const Options options_;
+  ModelRepository* const repository_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_SERVER_INFERENCE_API_H_

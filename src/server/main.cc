@@ -1,0 +1,219 @@
+// ptserve: serves TorchScript models from a model repository over HTTP.
+// main() only parses options and wires the parts together.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "backend/torchscript_backend.h"
+#include "core/cpu_quota.h"
+#include "repository/model_repository.h"
+#include "server/http/http_server.h"
+#include "server/inference_api.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace ptserve {
+namespace {
+
+struct ServerFlags {
+  std::string model_repository;
+  std::string http_address = "0.0.0.0";
+  int http_port = 8000;
+  int http_threads = 0;
+  int grpc_port = 8001;
+  int metrics_port = 8002;
+  std::string model_control_mode = "none";
+  std::vector<std::string> load_models;
+  std::string default_model;
+  int log_verbose = 0;
+  std::string log_format = "text";
+  size_t max_request_bytes = 64 << 20;
+  int64_t max_elements = int64_t{1} << 28;
+  size_t max_queue_size = 1024;
+  int exit_timeout_secs = 30;
+  int inter_op_threads = 1;
+  int cpus = 0;
+  bool strict_readiness = true;
+};
+
+std::string DefaultRepository(const char* argv0) {
+  // The bundled examples: <prefix>/share/ptserve/models when installed, else
+  // ./examples/models from a source checkout.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  for (const fs::path& p : {exe.parent_path().parent_path() / "share/ptserve/models",
+                            fs::path("examples/models")}) {
+    if (fs::is_directory(p, ec)) return p.string();
+  }
+  return "examples/models";
+}
+
+void AddFlags(CLI::App& app, ServerFlags& f) {
+  app.add_option("--model-repository", f.model_repository,
+                 "Model repository directory (Triton layout: <model>/config.pbtxt, "
+                 "<model>/<version>/model.pt). Default: the bundled examples")
+      ->envname("PTSERVE_MODEL_REPOSITORY");
+  app.add_option("--http-address", f.http_address, "Address the HTTP server binds")
+      ->envname("PTSERVE_HTTP_ADDRESS")->capture_default_str();
+  app.add_option("--http-port", f.http_port, "HTTP port (0: any free port, printed at start)")
+      ->envname("PTSERVE_HTTP_PORT")->capture_default_str()->check(CLI::Range(0, 65535));
+  app.add_option("--http-thread-count", f.http_threads,
+                 "Network threads (0: 1 per 2 CPUs, at least 1)")
+      ->envname("PTSERVE_HTTP_THREAD_COUNT")->capture_default_str()->check(CLI::Range(0, 256));
+  app.add_option("--grpc-port", f.grpc_port, "gRPC port (gRPC is not implemented yet; accepted "
+                 "for tritonserver compatibility)")
+      ->envname("PTSERVE_GRPC_PORT")->capture_default_str();
+  app.add_option("--metrics-port", f.metrics_port, "Prometheus metrics port (metrics are not "
+                 "implemented yet; accepted for tritonserver compatibility)")
+      ->envname("PTSERVE_METRICS_PORT")->capture_default_str();
+  app.add_option("--model-control-mode", f.model_control_mode,
+                 "none: load every model at start; explicit: load only --load-model models")
+      ->envname("PTSERVE_MODEL_CONTROL_MODE")->capture_default_str()
+      ->check(CLI::IsMember({"none", "explicit", "poll"}));
+  app.add_option("--load-model", f.load_models,
+                 "Model to load at start in explicit mode (repeatable; '*' = all)")
+      ->envname("PTSERVE_LOAD_MODEL")->delimiter(',');
+  app.add_option("--default-model", f.default_model,
+                 "Model served by POST /predict (default: 'mlp' if present, else the only model)")
+      ->envname("PTSERVE_DEFAULT_MODEL");
+  app.add_option("--log-verbose", f.log_verbose, "Verbose logging level (0: info, >=1: debug)")
+      ->envname("PTSERVE_LOG_VERBOSE")->capture_default_str();
+  app.add_option("--log-format", f.log_format, "text or json (one JSON object per line)")
+      ->envname("PTSERVE_LOG_FORMAT")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--max-request-bytes", f.max_request_bytes,
+                 "Largest request body accepted; larger ones get 413")
+      ->envname("PTSERVE_MAX_REQUEST_BYTES")->capture_default_str();
+  app.add_option("--max-tensor-elements", f.max_elements,
+                 "Most elements one input tensor may have")
+      ->envname("PTSERVE_MAX_TENSOR_ELEMENTS")->capture_default_str();
+  app.add_option("--max-queue-size", f.max_queue_size,
+                 "Default bound of each model's queue when its config sets none; a full queue "
+                 "answers 503 with Retry-After")
+      ->envname("PTSERVE_MAX_QUEUE_SIZE")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--exit-timeout-secs", f.exit_timeout_secs,
+                 "Bound on the whole graceful shutdown after SIGTERM/SIGINT")
+      ->envname("PTSERVE_EXIT_TIMEOUT_SECS")->capture_default_str();
+  app.add_option("--inter-op-threads", f.inter_op_threads,
+                 "libtorch inter-op thread pool size (process-wide)")
+      ->envname("PTSERVE_INTER_OP_THREADS")->capture_default_str();
+  app.add_option("--cpus", f.cpus,
+                 "CPUs to plan threads for (0: the container's CPU quota or affinity)")
+      ->envname("PTSERVE_CPUS")->capture_default_str();
+}
+
+void SetUpLogging(const ServerFlags& f) {
+  auto logger = spdlog::stderr_logger_mt("ptserve");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(f.log_verbose > 0 ? spdlog::level::debug : spdlog::level::info);
+  if (f.log_format == "json") {
+    spdlog::set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":"%v"})");
+  } else {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"ptserve: a C++ inference server for TorchScript models (KServe v2 REST and "
+               "POST /predict). Every flag can also be set by the environment variable shown."};
+  ServerFlags flags;
+  AddFlags(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  SetUpLogging(flags);
+  if (flags.model_control_mode == "poll") {
+    spdlog::error("--model-control-mode=poll is not implemented yet; use none or explicit");
+    return 2;
+  }
+  if (flags.model_repository.empty()) flags.model_repository = DefaultRepository(argv[0]);
+  const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
+  SetInterOpThreads(flags.inter_op_threads);
+  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s)", TorchBuildInfo(), cpus);
+
+  TorchScriptBackend backend;
+  ModelRepository::Options repo_options;
+  repo_options.root = flags.model_repository;
+  repo_options.backend = &backend;
+  repo_options.available_cpus = cpus;
+  repo_options.default_max_queue_size = flags.max_queue_size;
+  auto repository = ModelRepository::Create(repo_options);
+  if (!repository.ok()) {
+    spdlog::error("{}", std::string(repository.status().message()));
+    return 1;
+  }
+  spdlog::info("model repository {}", flags.model_repository);
+
+  // Signals are handled by a thread that waits for them (no async handler).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  InferenceApi::Options api_options;
+  api_options.limits.max_elements = flags.max_elements;
+  api_options.default_model = flags.default_model;
+  if (api_options.default_model.empty()) {
+    const auto names = (*repository)->ListModels();
+    if (std::find(names.begin(), names.end(), "mlp") != names.end()) {
+      api_options.default_model = "mlp";
+    } else if (names.size() == 1) {
+      api_options.default_model = names[0];
+    }
+  }
+  InferenceApi api(api_options, repository->get());
+  auto router = std::make_shared<http::Router>();
+  api.Register(*router);
+
+  http::HttpServer::Options http_options;
+  http_options.address = flags.http_address;
+  http_options.port = flags.http_port;
+  http_options.threads = flags.http_threads > 0 ? flags.http_threads : std::max(1, cpus / 2);
+  http_options.max_body_bytes = flags.max_request_bytes;
+  auto server = http::HttpServer::Create(http_options, router);
+  if (!server.ok()) {
+    spdlog::error("{}", std::string(server.status().message()));
+    return 1;
+  }
+  // Serve health and metadata while the models load: readiness says when.
+  (*server)->Start();
+  spdlog::info("HTTP server listening on {}:{}", flags.http_address, (*server)->port());
+
+  if (flags.model_control_mode == "explicit") {
+    for (const std::string& name : flags.load_models) {
+      if (name == "*") {
+        (*repository)->LoadAll();
+      } else {
+        (void)(*repository)->Load(name);
+      }
+    }
+  } else {
+    (*repository)->LoadAll();
+  }
+  spdlog::info("{}", (*repository)->AllReady() ? "all models ready" : "some models failed to load");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}: shutting down (readiness is now false)",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  api.SetShuttingDown();
+  const auto deadline = std::chrono::seconds(std::max(1, flags.exit_timeout_secs));
+  (*server)->Shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(deadline));
+  (*repository)->UnloadAll();
+  spdlog::info("bye");
+  return 0;
+}
+
+}  // namespace
+}  // namespace ptserve
+
+int main(int argc, char** argv) { return ptserve::Run(argc, argv); }
