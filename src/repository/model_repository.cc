@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config/model_config.h"
+#include "config/model_config_validation.h"
 #include "core/half.h"
 #include "core/status_macros.h"
 #include "repository/model_parameters.h"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets everything up, builds, and runs every test: unit tests (ctest), the
+# scheduler's tests under ThreadSanitizer, and the integration tests that
+# drive the real server binary over HTTP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+bash scripts/examples.sh
+BUILD=${PTSERVE_BUILD_DIR:-build}
+
+echo "== unit tests"
+ctest --test-dir "$BUILD" --output-on-failure -j2
+
+echo "== ThreadSanitizer: scheduler"
+cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF -DPTSERVE_DIRS="core;scheduler" \
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
+cmake --build build-tsan --target scheduler_test
+TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
+
+echo "== integration tests"
+PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
+echo "== all tests passed"

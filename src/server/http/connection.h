@@ -1,0 +1,241 @@
+// Internals of HttpServer: the state shared by the server and its connections, and one HTTP/1.1
+// connection. Not part of the public API (include http_server.h instead).
+#ifndef PTSERVE_SERVER_HTTP_CONNECTION_H_
+#define PTSERVE_SERVER_HTTP_CONNECTION_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+
+#include "absl/container/flat_hash_set.h"
+#include "server/http/http_message.h"
+#include "server/http/http_server.h"
+#include "server/http/router.h"
+
+namespace ptserve::http::internal {
+
+namespace net = boost::asio;
+using Executor = net::io_context::executor_type;
+// Sockets and timers bound to one io_context's executor (not any_io_executor): no type-erased
+// executor call on every operation.
+using Socket = net::basic_stream_socket<net::ip::tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<net::ip::tcp, Executor>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>, Executor>;
+
+class Connection;
+
+// Beast's HTTP/1 request parser writing straight into an HttpRequest (lower-cased header names,
+// body appended to a std::string), so no intermediate beast::http::message is built and copied.
+// One parser per request (Beast parsers are single-use); construction allocates nothing.
+class RequestParser final : public boost::beast::http::basic_parser<true> {
+ public:
+  // `request` and `body` must outlive the parser; both should be empty.
+  RequestParser(HttpRequest* request, std::string* body, uint64_t body_limit);
+
+  // The request has `Expect: 100-continue`.
+  bool expect_continue() const { return expect_continue_; }
+
+ private:
+  using string_view = boost::beast::string_view;
+  using error_code = boost::beast::error_code;
+
+  void on_request_impl(boost::beast::http::verb method, string_view method_str,
+                       string_view target, int version, error_code& ec) override;
+  void on_response_impl(int code, string_view reason, int version, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field name, string_view name_string,
+                     string_view value, error_code& ec) override;
+  void on_header_impl(error_code& ec) override {}
+  void on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
+                         error_code& ec) override;
+  std::size_t on_body_impl(string_view body, error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t size, string_view extensions,
+                            error_code& ec) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
+                                 error_code& ec) override;
+  void on_finish_impl(error_code& ec) override {}
+
+  HttpRequest* const request_;
+  std::string* const body_;
+  bool expect_continue_ = false;
+};
+
+// Everything the server and its connections share. Held by std::shared_ptr from the HttpServer
+// and from every Connection, so the io_contexts outlive any Connection (and any Responder the
+// application keeps after the server is gone).
+class ServerCore {
+ public:
+  ServerCore(const HttpServer::Options& options, std::shared_ptr<const Router> router);
+  ~ServerCore();
+
+  // Posts `fn` to `executor` unless StopPosting has been called, in which case `fn` is dropped.
+  // Any thread. Used for work coming from outside the network threads (Responder calls).
+  template <typename Fn>
+  void Post(const Executor& executor, Fn&& fn) {
+    std::shared_lock lock(post_mu_);
+    if (!posting_stopped_) net::post(executor, std::forward<Fn>(fn));
+  }
+  void StopPosting();
+
+  // Connection registry. Register fails once shutdown has begun. Any thread.
+  bool Register(Connection* connection);
+  void Unregister(Connection* connection);
+  // The connection has sent its last response and only drains input before closing: Shutdown
+  // need not wait for it (it is force-closed at the end).
+  void MarkLingering(Connection* connection);
+  std::vector<std::shared_ptr<Connection>> Snapshot();
+  // Marks shutdown begun; later Register calls fail.
+  void BeginShutdown();
+  // Waits until no connection other than lingering ones is registered, or `deadline` passes.
+  // True if none is left.
+  bool WaitForNoConnections(std::chrono::steady_clock::time_point deadline);
+
+  bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
+
+  const HttpServer::Options options;
+  const std::shared_ptr<const Router> router;
+  // One io_context per network thread; connections are spread over them.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<Executor>> work_guards;
+  std::vector<std::thread> threads;
+  // The acceptor and its helpers run on contexts[0].
+  std::optional<Acceptor> acceptor;
+  std::optional<Socket> pending_socket;  // the socket the current async_accept fills
+  std::optional<Timer> accept_retry_timer;
+  size_t next_context = 0;
+
+  std::atomic<uint64_t> requests_served{0};
+  std::atomic<size_t> open_connections{0};
+
+  // HttpServer's lifecycle (Start/Shutdown may be called from any thread).
+  std::mutex lifecycle_mu;
+  bool started = false;            // guarded by lifecycle_mu
+  bool accepting_stopped = false;  // guarded by lifecycle_mu
+  bool shut_down = false;          // guarded by lifecycle_mu
+
+ private:
+  // Requires mu_.
+  bool OnlyLingering() const { return connections_.size() == lingering_.size(); }
+
+  // std:: mutexes rather than absl::Mutex: Debian's libabsl is not built with ThreadSanitizer,
+  // so TSan cannot see absl::Mutex's synchronisation and reports false races; it does see
+  // std::mutex (pthread). Guarded-by relations are in comments instead of annotations.
+  std::shared_mutex post_mu_;
+  bool posting_stopped_ = false;  // guarded by post_mu_
+
+  std::mutex mu_;
+  std::condition_variable no_connections_cv_;  // signalled when OnlyLingering() may be true
+  absl::flat_hash_set<Connection*> connections_;  // guarded by mu_
+  absl::flat_hash_set<Connection*> lingering_;    // guarded by mu_; subset of connections_
+  std::atomic<bool> shutting_down_{false};
+};
+
+// One accepted TCP connection speaking HTTP/1.1. All its state is confined to its io_context's
+// single thread; the public methods marked "any thread" hop there. Requests are handled one at
+// a time: read and parse one, dispatch it, write the response, then parse the next (from bytes
+// already buffered when the client pipelines).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<ServerCore> core, Socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Network thread of this connection.
+  void Start();
+  // Network thread: close now if idle between requests, else after the current response.
+  void BeginShutdown();
+  // Network thread: close at once (fires OnDisconnect callbacks of an unanswered request).
+  void Close();
+
+  // Any thread. The response to request number `seq`; dropped if that request is no longer
+  // the one awaiting its response (answered already, or the connection closed).
+  void PostResponse(uint64_t seq, HttpResponse response);
+  // Any thread. See Responder::OnDisconnect.
+  void PostDisconnectCallback(uint64_t seq, std::function<void()> callback);
+  // Any thread.
+  bool disconnected() const { return disconnected_.load(std::memory_order_acquire); }
+
+  const Executor& executor() { return executor_; }
+
+ private:
+  enum class State {
+    kReading,           // reading/parsing a request
+    kAwaitingResponse,  // handler has the request; waiting for Send
+    kWriting,           // writing the response
+    kLingering,         // response sent with close: draining input until the peer closes
+    kClosed,
+  };
+  using Clock = std::chrono::steady_clock;
+
+  void StartRequest();
+  void ContinueReading();
+  void OnRead(boost::system::error_code ec, size_t bytes);
+  void OnParseError(boost::system::error_code ec);
+  void Dispatch();
+  void StartDisconnectWatch();
+  void OnReadable(boost::system::error_code ec, uint64_t seq);
+  void SubmitResponse(uint64_t seq, HttpResponse response);
+  void AddDisconnectCallback(uint64_t seq, std::function<void()> callback, bool run_inline);
+  void WriteResponse(HttpResponse response, bool close_after);
+  void OnWrite(boost::system::error_code ec);
+  void GracefulClose();
+  void LingerRead();
+  void SetDeadline(Clock::time_point deadline);
+  void ArmTimer(Clock::time_point at);
+  void OnTimer(boost::system::error_code ec, uint64_t generation);
+
+  const std::shared_ptr<ServerCore> core_;
+  Socket socket_;
+  const Executor executor_;
+  Timer timer_;
+  boost::beast::flat_buffer buffer_;
+  std::string remote_address_;
+
+  State state_ = State::kReading;
+  uint64_t seq_ = 0;  // number of the current request on this connection
+  std::optional<RequestParser> parser_;
+  HttpRequest request_;
+  std::string body_;  // the parser appends here; moved into request_.body
+  bool request_started_ = false;  // bytes of the current request have arrived
+  bool continue_sent_ = false;
+  bool keep_alive_ = true;
+  bool head_request_ = false;
+  bool watching_ = false;  // a disconnect watch (async_wait) is pending
+  bool close_after_write_ = false;
+  std::atomic<bool> disconnected_{false};
+  std::vector<std::function<void()>> disconnect_callbacks_;
+
+  HttpResponse response_;  // being written
+  std::string head_;       // status line and header fields being written
+  size_t lingered_bytes_ = 0;
+
+  // One timer enforces all deadlines. It is re-armed only when it fires or when a deadline
+  // moves earlier than the armed expiry, so a fast keep-alive loop does not touch it.
+  Clock::time_point deadline_ = Clock::time_point::max();  // max: none
+  Clock::time_point timer_expiry_;
+  bool timer_armed_ = false;
+  uint64_t timer_generation_ = 0;
+};
+
+}  // namespace ptserve::http::internal
+
+#endif  // PTSERVE_SERVER_HTTP_CONNECTION_H_

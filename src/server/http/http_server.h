@@ -1,0 +1,115 @@
+// An asynchronous HTTP/1.1 server (Boost.Beast parser + Asio sockets) that hands each request
+// to a Router. It is the transport only: it knows nothing about inference.
+//
+//   auto router = std::make_shared<Router>();
+//   router->Add("GET", "/ping", [](HttpRequest&, std::shared_ptr<Responder> responder) {
+//     responder->Send({.body = "{}"});
+//   });
+//   ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server,
+//                    HttpServer::Create({.port = 8000}, std::move(router)));
+//   server->Start();
+//   ...                                           // on SIGTERM:
+//   server->Shutdown(std::chrono::seconds(10));   // drain, then force-close
+//
+// Behaviour on the wire:
+//  - keep-alive by default for HTTP/1.1; `Connection: close` and HTTP/1.0 (without
+//    `Connection: keep-alive`) close after the response;
+//  - requests on one connection are handled strictly in order: the next request is parsed only
+//    after the current response is written, so pipelining is safe;
+//  - bodies by Content-Length or chunked; `Expect: 100-continue` is answered;
+//  - a body over Options::max_body_bytes gets 413, a malformed request 400, a header block
+//    over 64 KiB 431; each is a JSON error {"error":"..."} and the connection is then closed;
+//  - every response carries `Server: ptserve`, `Date` and `Content-Length`; HEAD responses
+//    carry no body; 1xx/204/304 carry neither body nor Content-Length.
+//
+// Threads: `Options::threads` network threads, each running its own io_context; the acceptor
+// spreads connections over them round-robin and a connection stays on its thread. Handlers
+// run on the connection's thread and must not block; Responder::Send may be called from any
+// thread.
+#ifndef PTSERVE_SERVER_HTTP_HTTP_SERVER_H_
+#define PTSERVE_SERVER_HTTP_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/http/http_message.h"
+#include "server/http/router.h"
+
+namespace ptserve::http {
+
+namespace internal {
+class ServerCore;
+}  // namespace internal
+
+// Thread-safety: all methods may be called from any thread except a network thread (Shutdown
+// and the destructor join those threads), and Start at most once.
+class HttpServer {
+ public:
+  struct Options {
+    // IP address to listen on (IPv4 or IPv6 literal; no host names).
+    std::string address = "0.0.0.0";
+    // TCP port; 0 picks a free ephemeral port (see port()).
+    int port = 8000;
+    // Network threads (>= 1).
+    int threads = 2;
+    // Largest accepted request body; larger gets 413 and the connection closed.
+    size_t max_body_bytes = size_t{64} << 20;
+    // A keep-alive connection waiting for the next request this long is closed. Also bounds
+    // the time to write one response to a client that does not read.
+    std::chrono::seconds idle_timeout{60};
+    // Once a request's first byte has arrived, the whole request (header and body) must
+    // arrive within this time, else the connection is closed.
+    std::chrono::seconds request_timeout{30};
+    // Connections beyond this are answered 503 and closed at once.
+    size_t max_connections = 10000;
+  };
+
+  // Binds and listens (so a taken port fails here, naming the address), but serves nothing
+  // until Start. `router` must not be modified afterwards.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const Options& options,
+                                                            std::shared_ptr<const Router> router);
+
+  // Shutdown(0) if still running.
+  ~HttpServer();
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Starts the network threads and accepting. Does not block.
+  void Start();
+
+  // The port actually bound (useful with Options::port = 0).
+  int port() const { return port_; }
+
+  // Closes the listening socket: new connections are refused; existing connections, and the
+  // requests on them, continue. Idempotent; does not block.
+  void StopAccepting();
+
+  // Stops accepting; closes connections that are idle between requests; lets requests in
+  // flight finish (their responses are written, then those connections close); after `grace`
+  // force-closes what is left (OnDisconnect callbacks fire), then joins the network threads.
+  // Blocks for at most about `grace` plus the time to run queued network work. Idempotent.
+  // Responders that the application still holds afterwards stay valid; their Send does
+  // nothing.
+  void Shutdown(std::chrono::milliseconds grace);
+
+  // Connections currently open. Any thread.
+  size_t open_connections() const;
+
+  // Responses sent so far (counted when the write starts; error responses included). Any thread.
+  uint64_t requests_served() const;
+
+ private:
+  HttpServer(std::shared_ptr<internal::ServerCore> core, int port);
+
+  std::shared_ptr<internal::ServerCore> core_;  // shared with every connection
+  const int port_;
+};
+
+}  // namespace ptserve::http
+
+#endif  // PTSERVE_SERVER_HTTP_HTTP_SERVER_H_

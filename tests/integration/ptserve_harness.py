@@ -1,0 +1,141 @@
+"""Starts the real ptserve binary on a free port and talks HTTP to it.
+
+Used by the integration tests; stdlib only (plus numpy where a test needs it).
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("PTSERVE_BUILD_DIR", os.path.join(ROOT, "build"))
+BINARY = os.path.join(BUILD, "src", "server", "ptserve")
+EXAMPLES = os.path.join(ROOT, "examples", "models")
+REFERENCE = os.path.join(ROOT, "examples", "reference")
+
+
+class Server:
+    """A running ptserve process. Use as a context manager."""
+
+    def __init__(self, repository=EXAMPLES, args=(), ready_timeout=180, wait_ready=True):
+        self.repository = repository
+        self.args = list(args)
+        self.ready_timeout = ready_timeout
+        self.wait_ready = wait_ready
+        self.proc = None
+        self.port = None
+        self.log_path = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        fd, self.log_path = tempfile.mkstemp(prefix="ptserve-", suffix=".log")
+        os.close(fd)
+        self._log = open(self.log_path, "w")
+        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0"] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while self.port is None:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ptserve exited early:\n" + self.log())
+            m = re.search(r"HTTP server listening on [^\s]+:(\d+)", self.log())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if time.time() > deadline:
+                raise RuntimeError("ptserve did not start listening:\n" + self.log())
+            time.sleep(0.05)
+        if self.wait_ready:
+            self.wait_until_ready()
+
+    def wait_until_ready(self):
+        deadline = time.time() + self.ready_timeout
+        while time.time() < deadline:
+            if "all models ready" in self.log() or "some models failed" in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("ptserve exited:\n" + self.log())
+            time.sleep(0.1)
+        raise RuntimeError("models did not load in time:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        """Returns (status, headers dict lower-cased, body bytes)."""
+        own = conn is None
+        conn = conn or self.connection()
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        if own:
+            conn.close()
+        return resp.status, hdrs, data
+
+    def json(self, method, path, body=None, headers=None, conn=None):
+        status, hdrs, data = self.request(method, path, body, headers, conn)
+        return status, (json.loads(data) if data else None)
+
+
+def reference(model):
+    with open(os.path.join(REFERENCE, model + ".json")) as f:
+        return json.load(f)
+
+
+def case_inputs(ref, case):
+    """KServe v2 JSON inputs for a reference case (reads .bin data files)."""
+    import numpy as np
+    inputs = []
+    for name, t in case["inputs"].items():
+        if "data" in t:
+            data = t["data"]
+        else:
+            data = np.fromfile(os.path.join(REFERENCE, t["data_file"]), dtype="<f4").tolist()
+        inputs.append({"name": name, "datatype": t["datatype"], "shape": t["shape"], "data": data})
+    return inputs
+
+
+def make_repository(models, extra=None):
+    """A temporary repository holding copies of example models (by symlinked
+    version dirs) plus `extra` {relative path: bytes or str} files."""
+    root = tempfile.mkdtemp(prefix="ptserve-repo-")
+    for name in models:
+        os.makedirs(os.path.join(root, name))
+        shutil.copy(os.path.join(EXAMPLES, name, "config.pbtxt"), os.path.join(root, name))
+        os.symlink(os.path.join(EXAMPLES, name, "1"), os.path.join(root, name, "1"))
+    for rel, content in (extra or {}).items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(path, mode) as f:
+            f.write(content)
+    return root
