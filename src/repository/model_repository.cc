@@ -321,6 +321,8 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   }
   SchedulerOptions sched = MakeSchedulerOptions(plan, model->inputs(), model->outputs(),
                                                 options.default_max_queue_size);
+  sched.cpu_budget = options.cpu_budget;
+  sched.threads_per_execution = intra;
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
   auto loaded = std::make_shared<ModelVersion>(c.name(), version, c, model, std::move(scheduler));
   ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, *loaded));

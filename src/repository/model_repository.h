@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "repository/model_version.h"
+#include "scheduler/cpu_budget.h"
 
 namespace ptserve {
 
@@ -40,6 +41,8 @@ class ModelRepository {
     Backend* backend = nullptr;   // not owned; outlives the repository
     int available_cpus = 1;       // for default intra-op thread counts
     size_t default_max_queue_size = 1024;  // when the config sets none
+    // CPU slots shared by every model's executions; null = unlimited.
+    std::shared_ptr<CpuBudget> cpu_budget;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);

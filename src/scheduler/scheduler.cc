@@ -225,6 +225,9 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
 }
 
 void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
+  // Waiting for a CPU slot counts as queue time, not compute time.
+  std::optional<CpuBudget::Lease> lease;
+  lease.emplace(options_.cpu_budget.get(), options_.threads_per_execution);
   const SteadyTime start = options_.clock->Now();
   std::vector<const ItemInputs*> items;
   items.reserve(batch.size());
@@ -247,6 +250,7 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
     }
   }
   const SteadyTime end = options_.clock->Now();
+  lease.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.executions;

@@ -37,6 +37,7 @@
 #include "core/clock.h"
 #include "core/inference.h"
 #include "scheduler/batch_assembly.h"
+#include "scheduler/cpu_budget.h"
 
 namespace ptserve {
 
@@ -67,6 +68,10 @@ struct SchedulerOptions {
   std::vector<InputPadding> padding;
   // Output indices whose dimension 1 is trimmed back after padding.
   std::vector<int> trim_outputs;
+  // Shared CPU slots; each execution holds `threads_per_execution` of them.
+  // Null: no limit.
+  std::shared_ptr<CpuBudget> cpu_budget;
+  int threads_per_execution = 1;
   Clock* clock = Clock::Real();
 };
 

@@ -7,6 +7,7 @@
 #include "protocol/kserve_codec.h"
 #include "protocol/predict_codec.h"
 #include "server/http_status.h"
+#include "spdlog/spdlog.h"
 
 namespace ptserve {
 namespace {
@@ -78,7 +79,12 @@ void Submit(std::shared_ptr<ModelVersion> version, InferenceRequest request,
     responder->Send(ErrorFor(ticket.status()));
     return;
   }
-  responder->OnDisconnect([version, t = *ticket] { version->Cancel(t); });
+  responder->OnDisconnect([version, t = *ticket] {
+    if (version->Cancel(t)) {
+      spdlog::debug("model '{}': the client disconnected; its request was dropped from the queue",
+                    version->name());
+    }
+  });
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ struct ServerFlags {
   int exit_timeout_secs = 30;
   int inter_op_threads = 1;
   int cpus = 0;
-  bool strict_readiness = true;
+  bool cpu_budget = true;
 };
 
 std::string DefaultRepository(const char* argv0) {
@@ -104,6 +104,10 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--cpus", f.cpus,
                  "CPUs to plan threads for (0: the container's CPU quota or affinity)")
       ->envname("PTSERVE_CPUS")->capture_default_str();
+  app.add_option("--cpu-budget", f.cpu_budget,
+                 "Share the CPUs among all models' executions: an execution waits for as many "
+                 "free CPUs as it has intra-op threads, so models never oversubscribe the machine")
+      ->envname("PTSERVE_CPU_BUDGET")->capture_default_str();
 }
 
 void SetUpLogging(const ServerFlags& f) {
@@ -144,6 +148,7 @@ int Run(int argc, char** argv) {
   repo_options.backend = &backend;
   repo_options.available_cpus = cpus;
   repo_options.default_max_queue_size = flags.max_queue_size;
+  if (flags.cpu_budget) repo_options.cpu_budget = std::make_shared<CpuBudget>(cpus);
   auto repository = ModelRepository::Create(repo_options);
   if (!repository.ok()) {
     spdlog::error("{}", std::string(repository.status().message()));
