@@ -204,7 +204,7 @@ std::shared_ptr<ModelMetrics> InferenceMetrics::ForModel(const std::string& mode
         new std::shared_ptr<ModelMetrics>(new ModelMetrics());
     return *disabled;
   }
-  State& s = *state_;
+  ModelMetrics::State& s = *state_;
   const Labels labels = {model, version, variant};
   const Labels version_labels = {model, version};
   std::lock_guard<std::mutex> lock(s.mu);

@@ -39,7 +39,9 @@ TEST(ProcessMetricsTest, RealProcessIsPlausible) {
   EXPECT_GE(s->open_fds, 3);  // stdin, stdout, stderr (when run by ctest)
   rlimit limit;
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
-  if (limit.rlim_cur != RLIM_INFINITY) EXPECT_EQ(s->max_fds, static_cast<double>(limit.rlim_cur));
+  if (limit.rlim_cur != RLIM_INFINITY) {
+    EXPECT_EQ(s->max_fds, static_cast<double>(limit.rlim_cur));
+  }
   // Started within the last hour, not in the future (1 s slack for tick rounding).
   EXPECT_LE(s->start_time_seconds, Now() + 1);
   EXPECT_GT(s->start_time_seconds, Now() - 3600);

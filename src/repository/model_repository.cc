@@ -82,14 +82,19 @@ std::vector<int64_t> VersionDirs(const std::string& dir) {
   return versions;
 }
 
-absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& name) {
+absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& name,
+                                   const std::optional<config::ModelConfig>& config_override) {
   LoadPlan plan;
   plan.dir = (fs::path(root) / name).string();
   if (!fs::is_directory(plan.dir)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
   plan.config_file = (fs::path(plan.dir) / "config.pbtxt").string();
-  if (fs::exists(plan.config_file)) {
+  if (config_override) {
+    plan.config = *config_override;
+    plan.config_file = absl::StrCat("config override for '", name, "'");
+    plan.warnings = UnsupportedFieldWarnings(plan.config);
+  } else if (fs::exists(plan.config_file)) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(plan.config_file));
     ASSIGN_OR_RETURN(ParsedModelConfig parsed, ParseModelConfig(text, plan.config_file));
     plan.config = std::move(parsed.config);
@@ -117,6 +122,7 @@ absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& n
   ASSIGN_OR_RETURN(plan.inputs, Specs(plan.config.input()));
   plan.outputs = OutputSpecs(plan.config.output());
 
+  if (plan.config.has_routing()) return plan;  // a router has no versions of its own
   const std::vector<int64_t> available = VersionDirs(plan.dir);
   const auto& policy = plan.config.version_policy();
   if (policy.has_all()) {
@@ -378,7 +384,8 @@ int ModelRepository::LoadAll() {
   return failed;
 }
 
-absl::Status ModelRepository::Load(const std::string& name) {
+absl::Status ModelRepository::Load(const std::string& name,
+                                   const std::optional<config::ModelConfig>& config_override) {
   RETURN_IF_ERROR(CheckModelName(name));
   std::lock_guard<std::mutex> load_lock(load_mu_);
   {
@@ -388,10 +395,25 @@ absl::Status ModelRepository::Load(const std::string& name) {
   std::map<int64_t, std::shared_ptr<ModelVersion>> loaded;
   std::vector<RepositoryIndexEntry> status;
   absl::Status result = absl::OkStatus();
-  absl::StatusOr<LoadPlan> plan = PlanModel(options_.root, name);
+  absl::StatusOr<LoadPlan> plan = PlanModel(options_.root, name, config_override);
   if (!plan.ok()) {
     result = plan.status();
     status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
+  } else if (plan->config.has_routing()) {
+    auto router = TrafficRouter::Create(plan->config.routing(), name);
+    if (!router.ok()) {
+      result = router.status();
+      status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
+    } else {
+      std::unique_lock lock(mu_);
+      ModelEntry& entry = models_[name];
+      entry.loading = false;
+      entry.router = *router;
+      entry.versions.clear();
+      entry.status = {{name, "", "READY", ""}};
+      spdlog::info("model '{}' routes traffic to {} variant(s)", name, (*router)->Variants().size());
+      return absl::OkStatus();
+    }
   } else {
     for (const std::string& w : plan->warnings) spdlog::warn("model '{}': {}", name, w);
     for (int64_t v : plan->versions) {
@@ -417,6 +439,7 @@ absl::Status ModelRepository::Load(const std::string& name) {
     if (!loaded.empty()) {
       retired.swap(entry.versions);
       entry.versions = std::move(loaded);
+      entry.router.reset();
     }
   }
   if (!result.ok()) {
@@ -436,6 +459,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' is not loaded"));
     }
     retired.swap(it->second.versions);
+    it->second.router.reset();
     for (auto& s : it->second.status) {
       s.state = "UNAVAILABLE";
       s.reason = "unloaded";
@@ -478,6 +502,12 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::Get(
     return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
   }
   return found->second;
+}
+
+std::shared_ptr<TrafficRouter> ModelRepository::Router(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : it->second.router;
 }
 
 std::vector<std::shared_ptr<ModelVersion>> ModelRepository::Versions(const std::string& name) const {

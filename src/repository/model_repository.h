@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "backend/backend.h"
 #include "repository/model_version.h"
 #include "scheduler/cpu_budget.h"
+#include "repository/traffic_router.h"
 
 namespace ptserve {
 
@@ -48,6 +50,8 @@ class ModelRepository {
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);
   ~ModelRepository();
 
+  const std::string& root() const { return options_.root; }
+
   // Names of the model directories under root, sorted.
   std::vector<std::string> ListModels() const;
 
@@ -56,7 +60,9 @@ class ModelRepository {
 
   // Loads (or reloads) one model: every version its version policy selects.
   // On error the model's previous versions, if any, keep serving.
-  absl::Status Load(const std::string& name);
+  // `config_override` (Triton's load API) replaces the model's config.pbtxt.
+  absl::Status Load(const std::string& name,
+                    const std::optional<config::ModelConfig>& config_override = std::nullopt);
 
   // Stops routing to the model; its versions finish their queued requests.
   absl::Status Unload(const std::string& name);
@@ -66,6 +72,9 @@ class ModelRepository {
   // that is not ready.
   absl::StatusOr<std::shared_ptr<ModelVersion>> Get(const std::string& name,
                                                     const std::string& version) const;
+
+  // The router of a routed model name (A/B split), or null.
+  std::shared_ptr<TrafficRouter> Router(const std::string& name) const;
 
   // Every loaded version, newest first per model.
   std::vector<std::shared_ptr<ModelVersion>> Versions(const std::string& name) const;
@@ -86,6 +95,7 @@ class ModelRepository {
   struct ModelEntry {
     std::map<int64_t, std::shared_ptr<ModelVersion>> versions;  // ready ones
     std::vector<RepositoryIndexEntry> status;                     // per version
+    std::shared_ptr<TrafficRouter> router;  // set for a routed name (no versions)
     bool loading = false;
   };
 

@@ -1,8 +1,13 @@
 #include "server/inference_api.h"
 
+#include <cmath>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "config/model_config.h"
+#include "core/status_macros.h"
 #include "protocol/json_writer.h"
 #include "protocol/kserve_codec.h"
 #include "protocol/predict_codec.h"
@@ -61,21 +66,110 @@ absl::StatusOr<std::optional<int64_t>> TimeoutHeader(const HttpRequest& request)
   return std::optional<int64_t>(us);
 }
 
-// Queues `request` on `version` and answers through `responder` when done.
-void Submit(std::shared_ptr<ModelVersion> version, InferenceRequest request,
-            std::shared_ptr<Responder> responder,
-            std::function<HttpResponse(InferenceResponse&)> encode) {
+// Max |a - b| over two FP32 tensors of the same shape; NaN when they differ
+// in type or shape.
+double MaxAbsDiff(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != DataType::kFp32 || b.dtype() != DataType::kFp32 || a.shape() != b.shape()) {
+    return std::nan("");
+  }
+  const float* x = a.data_as<float>();
+  const float* y = b.data_as<float>();
+  double diff = 0;
+  for (int64_t i = 0; i < a.element_count(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(x[i] - y[i])));
+  }
+  return diff;
+}
+
+// A primary answer and a shadow's, compared once both have arrived.
+struct ShadowComparison {
+  std::mutex mu;
+  std::optional<Tensor> primary, shadow;
+  bool primary_done = false, shadow_done = false;
+  std::shared_ptr<TrafficRouter> router;
+  std::string variant;
+  void Offer(bool is_primary, const absl::StatusOr<InferenceResponse>& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    (is_primary ? primary_done : shadow_done) = true;
+    if (r.ok() && !r->outputs.empty()) (is_primary ? primary : shadow) = r->outputs[0].tensor;
+    if (primary_done && shadow_done && primary && shadow) {
+      router->RecordShadowDiff(variant, MaxAbsDiff(*primary, *shadow));
+    }
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& request,
+                                                           const std::string& name,
+                                                           const std::string& version) const {
+  Target target;
+  std::shared_ptr<TrafficRouter> router = repository_->Router(name);
+  if (!router) {
+    ASSIGN_OR_RETURN(target.version, repository_->Get(name, version));
+    return target;
+  }
+  if (!version.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", name, "' routes traffic between variants and has no versions of its own"));
+  }
+  std::string header = absl::AsciiStrToLower(router->sticky_header());
+  ASSIGN_OR_RETURN(TrafficRouter::Variant variant,
+                   router->Pick(Str(request.Header(header)), Str(request.Header("x-variant"))));
+  ASSIGN_OR_RETURN(target.version, repository_->Get(variant.model, variant.version));
+  target.router = router;
+  target.variant = variant.name;
+  for (const TrafficRouter::Variant& shadow : router->Shadows()) {
+    auto v = repository_->Get(shadow.model, shadow.version);
+    if (v.ok()) target.shadows.emplace_back(shadow.name, *v);
+  }
+  return target;
+}
+
+void InferenceApi::Submit(Target target, InferenceRequest request,
+                          std::shared_ptr<Responder> responder,
+                          std::function<HttpResponse(InferenceResponse&)> encode) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<ShadowComparison>> comparisons;
+  for (auto& [shadow_name, shadow_version] : target.shadows) {
+    auto comparison = std::make_shared<ShadowComparison>();
+    comparison->router = target.router;
+    comparison->variant = shadow_name;
+    comparisons.push_back(comparison);
+    InferenceRequest copy = request;  // tensors are shared, not copied
+    copy.id.clear();
+    auto ticket = shadow_version->Infer(
+        std::move(copy), [comparison, router = target.router, name = shadow_name,
+                          start](absl::StatusOr<InferenceResponse> r) {
+          const double us = std::chrono::duration<double, std::micro>(
+                                std::chrono::steady_clock::now() - start).count();
+          router->RecordResult(name, r.ok(), us);
+          comparison->Offer(false, r);
+        });
+    if (!ticket.ok()) comparison->Offer(false, ticket.status());
+  }
+  std::shared_ptr<ModelVersion> version = target.version;
   auto ticket = version->Infer(
-      std::move(request), [responder, encode = std::move(encode)](absl::StatusOr<InferenceResponse> r) {
+      std::move(request), [responder, encode = std::move(encode), router = target.router,
+                           variant = target.variant, comparisons,
+                           start](absl::StatusOr<InferenceResponse> r) {
+        if (router) {
+          router->RecordResult(variant, r.ok(),
+                               std::chrono::duration<double, std::micro>(
+                                   std::chrono::steady_clock::now() - start).count());
+          for (auto& c : comparisons) c->Offer(true, r);
+        }
         if (!r.ok()) {
           responder->Send(ErrorFor(r.status()));
           return;
         }
         HttpResponse response = encode(*r);
         AddTimingHeaders(response, *r);
+        if (router) response.headers.emplace_back("X-Variant", variant);
         responder->Send(std::move(response));
       });
   if (!ticket.ok()) {
+    for (auto& c : comparisons) c->Offer(true, ticket.status());
     responder->Send(ErrorFor(ticket.status()));
     return;
   }
@@ -86,8 +180,6 @@ void Submit(std::shared_ptr<ModelVersion> version, InferenceRequest request,
     }
   });
 }
-
-}  // namespace
 
 InferenceApi::InferenceApi(Options options, ModelRepository* repository)
     : options_(std::move(options)), repository_(repository) {}
@@ -130,17 +222,17 @@ void InferenceApi::ServerMetadata(HttpRequest&, std::shared_ptr<Responder> respo
 
 void InferenceApi::ModelMetadata(HttpRequest& request, std::shared_ptr<Responder> responder) {
   const std::string name = Str(request.Param("model"));
-  auto version = repository_->Get(name, Str(request.Param("version")));
-  if (!version.ok()) {
-    responder->Send(ErrorFor(version.status()));
+  auto target = Resolve(request, name, Str(request.Param("version")));
+  if (!target.ok()) {
+    responder->Send(ErrorFor(target.status()));
     return;
   }
-  const ModelVersion& v = **version;
+  const ModelVersion& v = *target->version;
   std::string body = "{\"name\":";
   AppendJsonString(&body, name);
   body.append(",\"versions\":[");
   bool first = true;
-  for (const auto& ready : repository_->Versions(name)) {
+  for (const auto& ready : repository_->Versions(target->router ? v.name() : name)) {
     if (!first) body.push_back(',');
     first = false;
     AppendJsonString(&body, ready->version_string());
@@ -170,18 +262,18 @@ void InferenceApi::ModelConfig(HttpRequest& request, std::shared_ptr<Responder> 
 }
 
 void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  auto version = repository_->Get(Str(request.Param("model")), Str(request.Param("version")));
-  if (!version.ok()) {
-    responder->Send(ErrorFor(version.status()));
+  auto target = Resolve(request, Str(request.Param("model")), Str(request.Param("version")));
+  if (!target.ok()) {
+    responder->Send(ErrorFor(target.status()));
     return;
   }
   responder->Send({200, "", {}, ""});
 }
 
 void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  auto version = repository_->Get(Str(request.Param("model")), Str(request.Param("version")));
-  if (!version.ok()) {
-    responder->Send(ErrorFor(version.status()));
+  auto target = Resolve(request, Str(request.Param("model")), Str(request.Param("version")));
+  if (!target.ok()) {
+    responder->Send(ErrorFor(target.status()));
     return;
   }
   std::optional<size_t> header_length;
@@ -207,7 +299,7 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
     return;
   }
   if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
-  Submit(*version, std::move(*decoded), std::move(responder), [](InferenceResponse& r) {
+  Submit(std::move(*target), std::move(*decoded), std::move(responder), [](InferenceResponse& r) {
     EncodedResponse encoded = EncodeKServeResponse(r);
     HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
     if (encoded.json_header_length) {
@@ -227,12 +319,12 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
         404, "no default model: start ptserve with --default-model or use /predict/{model}"));
     return;
   }
-  auto version = repository_->Get(name, "");
-  if (!version.ok()) {
-    responder->Send(ErrorFor(version.status()));
+  auto target = Resolve(request, name, "");
+  if (!target.ok()) {
+    responder->Send(ErrorFor(target.status()));
     return;
   }
-  const ModelVersion& v = **version;
+  const ModelVersion& v = *target->version;
   if (v.inputs().size() != 1) {
     responder->Send(http::ErrorResponse(
         400, absl::StrCat("model '", name, "' has ", v.inputs().size(),
@@ -255,7 +347,7 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
   }
   decoded->request.timeout_us = *timeout;
   const bool single = decoded->single_example;
-  Submit(*version, std::move(decoded->request), std::move(responder),
+  Submit(std::move(*target), std::move(decoded->request), std::move(responder),
          [single](InferenceResponse& r) {
            return HttpResponse{200, "application/json", {}, EncodePredictResponse(r, single)};
          });

@@ -33,6 +33,20 @@ class InferenceApi {
   void SetShuttingDown() { shutting_down_.store(true); }
 
  private:
+  // Where a request goes: a model version, or for a routed name the chosen
+  // variant's version plus shadow copies.
+  struct Target {
+    std::shared_ptr<ModelVersion> version;
+    std::shared_ptr<TrafficRouter> router;  // null unless routed
+    std::string variant;
+    std::vector<std::pair<std::string, std::shared_ptr<ModelVersion>>> shadows;
+  };
+  absl::StatusOr<Target> Resolve(const http::HttpRequest& request, const std::string& name,
+                                 const std::string& version) const;
+  // Queues `request` on the target and answers through `responder` when done.
+  void Submit(Target target, InferenceRequest request, std::shared_ptr<http::Responder> responder,
+              std::function<http::HttpResponse(InferenceResponse&)> encode);
+
   void ServerMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelConfig(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);

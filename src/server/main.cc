@@ -13,6 +13,8 @@
 #include "repository/model_repository.h"
 #include "server/http/http_server.h"
 #include "server/inference_api.h"
+#include "server/management_api.h"
+#include "repository/repository_poller.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -38,6 +40,11 @@ struct ServerFlags {
   int inter_op_threads = 1;
   int cpus = 0;
   bool cpu_budget = true;
+  std::string management_address = "127.0.0.1";
+  int management_port = 8003;
+  std::string management_token;
+  int repository_poll_secs = 15;
+  int drain_secs = 0;
 };
 
 std::string DefaultRepository(const char* argv0) {
@@ -72,9 +79,28 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "implemented yet; accepted for tritonserver compatibility)")
       ->envname("PTSERVE_METRICS_PORT")->capture_default_str();
   app.add_option("--model-control-mode", f.model_control_mode,
-                 "none: load every model at start; explicit: load only --load-model models")
+                 "none: load every model at start; poll: also apply changes to the repository "
+                 "every --repository-poll-secs; explicit: load only --load-model models, then "
+                 "only through the management API")
       ->envname("PTSERVE_MODEL_CONTROL_MODE")->capture_default_str()
       ->check(CLI::IsMember({"none", "explicit", "poll"}));
+  app.add_option("--repository-poll-secs", f.repository_poll_secs,
+                 "Poll interval in poll mode; a change is applied once it has been stable for "
+                 "one interval")
+      ->envname("PTSERVE_REPOSITORY_POLL_SECS")->capture_default_str()->check(CLI::Range(1, 86400));
+  app.add_option("--management-address", f.management_address,
+                 "Address of the management API (repository index/load/unload)")
+      ->envname("PTSERVE_MANAGEMENT_ADDRESS")->capture_default_str();
+  app.add_option("--management-port", f.management_port,
+                 "Port of the management API, off the public port (0: any free port; -1: off)")
+      ->envname("PTSERVE_MANAGEMENT_PORT")->capture_default_str()->check(CLI::Range(-1, 65535));
+  app.add_option("--management-token", f.management_token,
+                 "Bearer token the management API requires (empty: none)")
+      ->envname("PTSERVE_MANAGEMENT_TOKEN");
+  app.add_option("--drain-secs", f.drain_secs,
+                 "After SIGTERM: keep accepting for this long (readiness already false, every "
+                 "response says Connection: close) so load balancers can stop routing here")
+      ->envname("PTSERVE_DRAIN_SECS")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--load-model", f.load_models,
                  "Model to load at start in explicit mode (repeatable; '*' = all)")
       ->envname("PTSERVE_LOAD_MODEL")->delimiter(',');
@@ -133,10 +159,6 @@ int Run(int argc, char** argv) {
     return app.exit(e);
   }
   SetUpLogging(flags);
-  if (flags.model_control_mode == "poll") {
-    spdlog::error("--model-control-mode=poll is not implemented yet; use none or explicit");
-    return 2;
-  }
   if (flags.model_repository.empty()) flags.model_repository = DefaultRepository(argv[0]);
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
@@ -193,6 +215,30 @@ int Run(int argc, char** argv) {
   (*server)->Start();
   spdlog::info("HTTP server listening on {}:{}", flags.http_address, (*server)->port());
 
+  std::unique_ptr<ManagementApi> management;
+  std::unique_ptr<http::HttpServer> management_server;
+  if (flags.management_port >= 0) {
+    management = std::make_unique<ManagementApi>(ManagementApi::Options{flags.management_token},
+                                                 repository->get());
+    auto management_router = std::make_shared<http::Router>();
+    management->Register(*management_router);
+    http::HttpServer::Options options;
+    options.address = flags.management_address;
+    options.port = flags.management_port;
+    options.threads = 1;
+    options.max_body_bytes = 16 << 20;
+    auto created = http::HttpServer::Create(options, management_router);
+    if (!created.ok()) {
+      spdlog::error("{}", std::string(created.status().message()));
+      return 1;
+    }
+    management_server = std::move(*created);
+    management_server->Start();
+    spdlog::info("management API listening on {}:{}{}", flags.management_address,
+                 management_server->port(),
+                 flags.management_token.empty() ? " (no token: loopback only is advised)" : "");
+  }
+
   if (flags.model_control_mode == "explicit") {
     for (const std::string& name : flags.load_models) {
       if (name == "*") {
@@ -205,14 +251,30 @@ int Run(int argc, char** argv) {
     (*repository)->LoadAll();
   }
   spdlog::info("{}", (*repository)->AllReady() ? "all models ready" : "some models failed to load");
+  std::unique_ptr<RepositoryPoller> poller;
+  if (flags.model_control_mode == "poll") {
+    poller = std::make_unique<RepositoryPoller>(repository->get(),
+                                                std::chrono::seconds(flags.repository_poll_secs));
+    poller->Start();
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received {}: shutting down (readiness is now false)",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   api.SetShuttingDown();
-  const auto deadline = std::chrono::seconds(std::max(1, flags.exit_timeout_secs));
-  (*server)->Shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(deadline));
+  if (poller) poller->Stop();
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::seconds(std::max(1, flags.exit_timeout_secs));
+  if (flags.drain_secs > 0) {
+    (*server)->SetDraining(true);
+    std::this_thread::sleep_until(
+        std::min(deadline, start + std::chrono::seconds(flags.drain_secs)));
+  }
+  const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
+  if (management_server) management_server->Shutdown(std::chrono::milliseconds(100));
   (*repository)->UnloadAll();
   spdlog::info("bye");
   return 0;

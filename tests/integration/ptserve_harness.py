@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -29,6 +30,7 @@ class Server:
         self.wait_ready = wait_ready
         self.proc = None
         self.port = None
+        self.management_port = None
         self.log_path = None
 
     def __enter__(self):
@@ -42,7 +44,8 @@ class Server:
         fd, self.log_path = tempfile.mkstemp(prefix="ptserve-", suffix=".log")
         os.close(fd)
         self._log = open(self.log_path, "w")
-        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0"] + self.args
+        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0",
+               "--management-port", "0"] + self.args
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while self.port is None:
@@ -57,6 +60,9 @@ class Server:
             time.sleep(0.05)
         if self.wait_ready:
             self.wait_until_ready()
+        m = re.search(r"management API listening on [^\s]+:(\d+)", self.log())
+        if m:
+            self.management_port = int(m.group(1))
 
     def wait_until_ready(self):
         deadline = time.time() + self.ready_timeout
@@ -101,9 +107,89 @@ class Server:
             conn.close()
         return resp.status, hdrs, data
 
+    def manage(self, path, body=None, token=None):
+        """POST to the management API; returns (status, parsed body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.management_port, timeout=300)
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        conn.request("POST", path, body=json.dumps(body) if body is not None else "", headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, (json.loads(data) if data else None)
+
     def json(self, method, path, body=None, headers=None, conn=None):
         status, hdrs, data = self.request(method, path, body, headers, conn)
         return status, (json.loads(data) if data else None)
+
+
+class LoadGenerator:
+    """Background clients sending requests in a loop on keep-alive connections, counting every
+    request: sent (the request went out), answered (a response came back, by status), and lost
+    (sent but the connection died without an answer)."""
+
+    def __init__(self, server, path, body, threads=4, headers=None):
+        self.server, self.path, self.body = server, path, json.dumps(body)
+        self.headers = headers or {}
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.sent = 0
+        self.statuses = {}
+        self.versions = {}
+        self.lost = []
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+    def answered(self):
+        return sum(self.statuses.values())
+
+    def _run(self):
+        conn = None
+        while not self.stop_flag.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+                try:
+                    conn.connect()
+                except OSError:  # refused: the server stopped accepting; nothing was sent
+                    conn = None
+                    time.sleep(0.01)
+                    continue
+            try:
+                conn.request("POST", self.path, body=self.body, headers=self.headers)
+            except OSError:
+                conn.close()
+                conn = None
+                continue
+            with self.lock:
+                self.sent += 1
+            try:
+                resp = conn.getresponse()
+                resp.read()
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.lost.append(repr(e))
+                conn.close()
+                conn = None
+                continue
+            with self.lock:
+                self.statuses[resp.status] = self.statuses.get(resp.status, 0) + 1
+                v = resp.getheader("X-Model-Version")
+                if v:
+                    self.versions[v] = self.versions.get(v, 0) + 1
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
 
 
 def reference(model):

@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -13,11 +17,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/status.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -29,8 +28,8 @@ namespace beast = boost::beast;
 using boost::system::error_code;
 
 constexpr uint32_t kHeaderLimit = 64 * 1024;
-constexpr size_t kReadChunk = 8 * 1024;       // read size while parsing headers
-constexpr size_t kMaxReadChunk = 1 << 20;     // largest read while receiving a big body
+constexpr size_t kReadChunk = 8 * 1024;            // read size while parsing headers
+constexpr size_t kMaxReadChunk = 1 << 20;          // largest read while receiving a big body
 constexpr size_t kKeepBufferCapacity = 64 * 1024;  // shrink the read buffer above this
 // After a response that closes the connection, input is drained (so the kernel does not answer
 // the client's unread data with a RST that could destroy our response) for at most this long
@@ -131,8 +130,8 @@ void SplitTarget(HttpRequest& request) {
     const size_t scheme_end = target.find("://");
     if (scheme_end != std::string_view::npos) {
       const size_t path_start = target.find_first_of("/?", scheme_end + 3);
-      target = path_start == std::string_view::npos ? std::string_view("/")
-                                                    : target.substr(path_start);
+      target =
+          path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
     }
   }
   const size_t question = target.find('?');
@@ -389,10 +388,9 @@ void Connection::ContinueReading() {
       chunk = std::clamp<size_t>(static_cast<size_t>(*remaining), kReadChunk, kMaxReadChunk);
     }
   }
-  socket_.async_read_some(buffer_.prepare(chunk),
-                          [self = shared_from_this()](error_code ec, size_t bytes) {
-                            self->OnRead(ec, bytes);
-                          });
+  socket_.async_read_some(
+      buffer_.prepare(chunk),
+      [self = shared_from_this()](error_code ec, size_t bytes) { self->OnRead(ec, bytes); });
 }
 
 void Connection::OnRead(error_code ec, size_t bytes) {
@@ -410,9 +408,8 @@ void Connection::OnRead(error_code ec, size_t bytes) {
 void Connection::OnParseError(error_code ec) {
   HttpResponse response;
   if (ec == beast::http::error::body_limit) {
-    response = ErrorResponse(
-        413, absl::StrCat("request body exceeds the limit of ", core_->options.max_body_bytes,
-                          " bytes"));
+    response = ErrorResponse(413, absl::StrCat("request body exceeds the limit of ",
+                                               core_->options.max_body_bytes, " bytes"));
   } else if (ec == beast::http::error::header_limit) {
     response = ErrorResponse(431, absl::StrCat("request header exceeds ", kHeaderLimit, " bytes"));
   } else {
@@ -426,8 +423,8 @@ void Connection::Dispatch() {
   keep_alive_ = parser_->keep_alive();
   head_request_ = request_.method == "HEAD";
   SplitTarget(request_);
-  request_.body = body_.empty() ? EmptyBody()
-                                : std::make_shared<const std::string>(std::move(body_));
+  request_.body =
+      body_.empty() ? EmptyBody() : std::make_shared<const std::string>(std::move(body_));
   request_.remote_address = remote_address_;
   state_ = State::kAwaitingResponse;
   SetDeadline(Clock::time_point::max());  // the application takes as long as it takes
@@ -458,8 +455,7 @@ void Connection::StartDisconnectWatch() {
 }
 
 void Connection::OnReadable(error_code ec, uint64_t seq) {
-  if (ec == net::error::operation_aborted || seq != seq_ ||
-      state_ != State::kAwaitingResponse) {
+  if (ec == net::error::operation_aborted || seq != seq_ || state_ != State::kAwaitingResponse) {
     return;
   }
   watching_ = false;
@@ -480,9 +476,10 @@ void Connection::PostResponse(uint64_t seq, HttpResponse response) {
     SubmitResponse(seq, std::move(response));  // the common case: answered inside the handler
     return;
   }
-  core_->Post(executor_, [self = shared_from_this(), seq, response = std::move(response)]() mutable {
-    self->SubmitResponse(seq, std::move(response));
-  });
+  core_->Post(executor_,
+              [self = shared_from_this(), seq, response = std::move(response)]() mutable {
+                self->SubmitResponse(seq, std::move(response));
+              });
 }
 
 void Connection::SubmitResponse(uint64_t seq, HttpResponse response) {
@@ -493,7 +490,8 @@ void Connection::SubmitResponse(uint64_t seq, HttpResponse response) {
     error_code ignored;
     socket_.cancel(ignored);
   }
-  WriteResponse(std::move(response), !keep_alive_ || core_->shutting_down());
+  WriteResponse(std::move(response),
+                !keep_alive_ || core_->shutting_down() || core_->draining());
 }
 
 void Connection::PostDisconnectCallback(uint64_t seq, std::function<void()> callback) {
@@ -501,9 +499,10 @@ void Connection::PostDisconnectCallback(uint64_t seq, std::function<void()> call
     AddDisconnectCallback(seq, std::move(callback), /*run_inline=*/false);
     return;
   }
-  core_->Post(executor_, [self = shared_from_this(), seq, callback = std::move(callback)]() mutable {
-    self->AddDisconnectCallback(seq, std::move(callback), /*run_inline=*/true);
-  });
+  core_->Post(executor_,
+              [self = shared_from_this(), seq, callback = std::move(callback)]() mutable {
+                self->AddDisconnectCallback(seq, std::move(callback), /*run_inline=*/true);
+              });
 }
 
 void Connection::AddDisconnectCallback(uint64_t seq, std::function<void()> callback,
@@ -526,8 +525,8 @@ void Connection::AddDisconnectCallback(uint64_t seq, std::function<void()> callb
 void Connection::WriteResponse(HttpResponse response, bool close_after) {
   response_ = std::move(response);
   if (response_.status < 200 || response_.status > 999) {
-    response_ = ErrorResponse(500, absl::StrCat("internal error: invalid HTTP status ",
-                                                response_.status));
+    response_ =
+        ErrorResponse(500, absl::StrCat("internal error: invalid HTTP status ", response_.status));
   }
   close_after_write_ = close_after;
   SerializeHead(response_, close_after, request_.version, &head_);
@@ -623,9 +622,8 @@ void Connection::ArmTimer(Clock::time_point at) {
   timer_armed_ = true;
   const uint64_t generation = ++timer_generation_;
   timer_.expires_at(at);  // cancels a pending wait; its handler sees a stale generation
-  timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
-    self->OnTimer(ec, generation);
-  });
+  timer_.async_wait(
+      [self = shared_from_this(), generation](error_code ec) { self->OnTimer(ec, generation); });
 }
 
 void Connection::OnTimer(error_code ec, uint64_t generation) {

@@ -4,8 +4,14 @@
 #define PTSERVE_SERVER_HTTP_CONNECTION_H_
 
 #include <atomic>
-#include <condition_variable>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -17,13 +23,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "server/http/http_message.h"
@@ -58,19 +57,17 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
 
-  void on_request_impl(boost::beast::http::verb method, string_view method_str,
-                       string_view target, int version, error_code& ec) override;
+  void on_request_impl(boost::beast::http::verb method, string_view method_str, string_view target,
+                       int version, error_code& ec) override;
   void on_response_impl(int code, string_view reason, int version, error_code& ec) override;
-  void on_field_impl(boost::beast::http::field name, string_view name_string,
-                     string_view value, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
+                     error_code& ec) override;
   void on_header_impl(error_code& ec) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
                          error_code& ec) override;
   std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, string_view extensions,
-                            error_code& ec) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
-                                 error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t size, string_view extensions, error_code& ec) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
   void on_finish_impl(error_code& ec) override {}
 
   HttpRequest* const request_;
@@ -109,6 +106,9 @@ class ServerCore {
   bool WaitForNoConnections(std::chrono::steady_clock::time_point deadline);
 
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
+  // Draining: still serving, but every response closes its connection.
+  void set_draining(bool draining) { draining_.store(draining, std::memory_order_release); }
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
 
   const HttpServer::Options options;
   const std::shared_ptr<const Router> router;
@@ -142,10 +142,11 @@ class ServerCore {
   bool posting_stopped_ = false;  // guarded by post_mu_
 
   std::mutex mu_;
-  std::condition_variable no_connections_cv_;  // signalled when OnlyLingering() may be true
+  std::condition_variable no_connections_cv_;     // signalled when OnlyLingering() may be true
   absl::flat_hash_set<Connection*> connections_;  // guarded by mu_
   absl::flat_hash_set<Connection*> lingering_;    // guarded by mu_; subset of connections_
   std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> draining_{false};
 };
 
 // One accepted TCP connection speaking HTTP/1.1. All its state is confined to its io_context's
@@ -214,7 +215,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t seq_ = 0;  // number of the current request on this connection
   std::optional<RequestParser> parser_;
   HttpRequest request_;
-  std::string body_;  // the parser appends here; moved into request_.body
+  std::string body_;              // the parser appends here; moved into request_.body
   bool request_started_ = false;  // bytes of the current request have arrived
   bool continue_sent_ = false;
   bool keep_alive_ = true;

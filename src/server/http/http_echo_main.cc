@@ -1,6 +1,9 @@
 // A tiny server for measuring the transport with an outside load generator (wrk, hey):
 //   http_echo_main [port] [threads]
 // Routes: GET /ping -> "{}" ; POST /echo -> the request body. Stops on SIGINT/SIGTERM.
+#include <pthread.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +36,10 @@ int main(int argc, char** argv) {
     responder->Send(std::move(response));
   });
 
+  // A shell's background job starts with SIGINT ignored, and sigwait() never sees an ignored
+  // signal: restore the default disposition first.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

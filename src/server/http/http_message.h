@@ -83,6 +83,9 @@ class Responder {
 
   // True once the server noticed that the client closed its connection while this request
   // was unanswered (or the server force-closed it). Any thread. Good for skipping work.
+  // Detection: while a request is unanswered the server watches the socket; end-of-stream or
+  // an error there means the client is gone (so a client that half-closes its sending side
+  // after the request also counts as gone); bytes of a pipelined request end the watch.
   virtual bool disconnected() const = 0;
 
   // Registers `callback` to run once, on the connection's network thread, when the client

@@ -2,16 +2,15 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
-
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/post.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -38,8 +37,7 @@ void RejectOverLimit(internal::Socket& socket) {
                         "Content-Type: application/json\r\nContent-Length: ", body.size(),
                         "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n", body);
   }();
-  ::send(socket.native_handle(), kResponse.data(), kResponse.size(),
-         MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::send(socket.native_handle(), kResponse.data(), kResponse.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   error_code ignored;
   socket.shutdown(internal::Socket::shutdown_both, ignored);
   socket.close(ignored);
@@ -188,6 +186,8 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
   for (auto& thread : core_->threads) thread.join();
   core_->threads.clear();
 }
+
+void HttpServer::SetDraining(bool draining) { core_->set_draining(draining); }
 
 size_t HttpServer::open_connections() const {
   return core_->open_connections.load(std::memory_order_relaxed);

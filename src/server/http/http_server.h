@@ -97,6 +97,11 @@ class HttpServer {
   // nothing.
   void Shutdown(std::chrono::milliseconds grace);
 
+  // Draining (before Shutdown, e.g. while a load balancer stops routing
+  // here): requests are still accepted and served, but every response says
+  // `Connection: close`, so clients reconnect elsewhere. Any thread.
+  void SetDraining(bool draining);
+
   // Connections currently open. Any thread.
   size_t open_connections() const;
 

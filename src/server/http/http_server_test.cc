@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -107,7 +107,8 @@ class TestClient {
     std::string_view header(buffer_.data(), end);
     const size_t line_end = header.find("\r\n");
     std::string_view status_line = header.substr(0, line_end);
-    if (status_line.size() < 12 || !absl::SimpleAtoi(A(status_line.substr(9, 3)), &response.status)) {
+    if (status_line.size() < 12 ||
+        !absl::SimpleAtoi(A(status_line.substr(9, 3)), &response.status)) {
       return std::nullopt;
     }
     if (line_end != std::string_view::npos) {
@@ -177,9 +178,8 @@ HttpResponse Text(std::string body) {
 class HttpServerTest : public ::testing::Test {
  protected:
   HttpServerTest() : router_(std::make_shared<Router>()) {
-    router_->Add("GET", "/ping", [](HttpRequest&, std::shared_ptr<Responder> r) {
-      r->Send(Text("pong"));
-    });
+    router_->Add("GET", "/ping",
+                 [](HttpRequest&, std::shared_ptr<Responder> r) { r->Send(Text("pong")); });
     router_->Add("POST", "/echo", [](HttpRequest& request, std::shared_ptr<Responder> r) {
       r->Send(Text(*request.body));
     });
@@ -240,8 +240,8 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
   std::condition_variable held_cv_;
-  std::vector<std::thread> workers_;                // guarded by mu_
-  std::vector<std::shared_ptr<Responder>> held_;    // guarded by mu_
+  std::vector<std::thread> workers_;              // guarded by mu_
+  std::vector<std::shared_ptr<Responder>> held_;  // guarded by mu_
 };
 
 TEST_F(HttpServerTest, ServesRouteWithParamsAndStandardHeaders) {
@@ -257,6 +257,15 @@ TEST_F(HttpServerTest, ServesRouteWithParamsAndStandardHeaders) {
   EXPECT_EQ(response->headers["content-length"], "12");
   EXPECT_FALSE(response->headers["date"].empty());
   EXPECT_FALSE(response->headers.contains("connection"));
+}
+
+TEST_F(HttpServerTest, AbsoluteFormTargetIsRoutedByItsPath) {
+  StartServer();
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send("GET http://example.com:80/models/a/versions/1?q HTTP/1.1\r\n\r\n"));
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "a@1?q");
 }
 
 TEST_F(HttpServerTest, HeadersReachTheHandlerLowerCased) {
@@ -298,11 +307,11 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   StartServer();
   TestClient client(server_->port());
   // The first is slow and answered from another thread; the others must still come after it.
-  ASSERT_TRUE(client.Send(
-      "GET /slow?ms=150 HTTP/1.1\r\nHost: t\r\n\r\n"
-      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
-      "GET /slow?ms=10 HTTP/1.1\r\nHost: t\r\n\r\n"
-      "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("GET /slow?ms=150 HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                  "GET /slow?ms=10 HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n"));
   auto first = client.Read();
   auto second = client.Read();
   auto third = client.Read();
@@ -346,9 +355,9 @@ TEST_F(HttpServerTest, Http10ClosesUnlessKeepAlive) {
 TEST_F(HttpServerTest, ChunkedRequestBody) {
   StartServer();
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "hello, world");
@@ -358,8 +367,8 @@ TEST_F(HttpServerTest, LargeBodyArrivingInPieces) {
   StartServer();
   TestClient client(server_->port());
   const std::string body(3 << 20, 'x');
-  ASSERT_TRUE(client.Send(absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ",
-                                       body.size(), "\r\n\r\n")));
+  ASSERT_TRUE(client.Send(
+      absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ", body.size(), "\r\n\r\n")));
   std::thread sender([&] { client.Send(body); });
   auto response = client.Read();
   sender.join();
@@ -373,8 +382,8 @@ TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
   options.max_body_bytes = 1024;
   StartServer(options);
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send(absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n",
-                                       std::string(5000, 'x'))));
+  ASSERT_TRUE(client.Send(absl::StrCat(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", std::string(5000, 'x'))));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413);
@@ -388,9 +397,9 @@ TEST_F(HttpServerTest, ChunkedBodyOverLimitIs413) {
   options.max_body_bytes = 8;
   StartServer(options);
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 413);
@@ -423,20 +432,33 @@ TEST_F(HttpServerTest, MalformedRequestIs400AndCloses) {
   EXPECT_TRUE(client.ReadsEof());
 }
 
+TEST_F(HttpServerTest, AmbiguousBodyLengthIs400) {
+  StartServer();
+  for (const char* framing : {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                              "Content-Length: 5\r\nContent-Length: 6\r\n"}) {
+    TestClient client(server_->port());
+    ASSERT_TRUE(client.Send(
+        absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\n", framing, "\r\nhello\r\n0\r\n\r\n")));
+    auto response = client.Read();
+    ASSERT_TRUE(response) << framing;
+    EXPECT_EQ(response->status, 400) << framing;
+    EXPECT_TRUE(client.ReadsEof());
+  }
+}
+
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
   StartServer();
   TestClient client(server_->port());
-  ASSERT_TRUE(client.Send(absl::StrCat("GET /ping HTTP/1.1\r\nX-Big: ", std::string(70000, 'a'),
-                                       "\r\n\r\n")));
+  ASSERT_TRUE(client.Send(
+      absl::StrCat("GET /ping HTTP/1.1\r\nX-Big: ", std::string(70000, 'a'), "\r\n\r\n")));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 431);
 }
 
 TEST_F(HttpServerTest, HeadResponseHasNoBody) {
-  router_->Add("HEAD", "/ping", [](HttpRequest&, std::shared_ptr<Responder> r) {
-    r->Send(Text("pong"));
-  });
+  router_->Add("HEAD", "/ping",
+               [](HttpRequest&, std::shared_ptr<Responder> r) { r->Send(Text("pong")); });
   StartServer();
   TestClient client(server_->port());
   ASSERT_TRUE(client.Send("HEAD /ping HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -531,7 +553,8 @@ TEST_F(HttpServerTest, ClientDisconnectFiresOnDisconnect) {
   responder->OnDisconnect([&late] { late.Notify(); });
   EXPECT_TRUE(late.WaitFor(5s));
   responder->Send(Text("too late"));  // dropped, harmlessly
-  for (int i = 0; i < 100 && server_->open_connections() > 0; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 100 && server_->open_connections() > 0; ++i)
+    std::this_thread::sleep_for(10ms);
   EXPECT_EQ(server_->open_connections(), 0u);
 }
 

@@ -40,9 +40,8 @@ int HexValue(char c) {
 [[noreturn]] void DieBadRoute(std::string_view method, std::string_view pattern,
                               std::string_view why) {
   std::fprintf(stderr, "ptserve: invalid HTTP route %.*s %.*s: %.*s\n",
-               static_cast<int>(method.size()), method.data(),
-               static_cast<int>(pattern.size()), pattern.data(), static_cast<int>(why.size()),
-               why.data());
+               static_cast<int>(method.size()), method.data(), static_cast<int>(pattern.size()),
+               pattern.data(), static_cast<int>(why.size()), why.data());
   std::abort();
 }
 

@@ -33,8 +33,7 @@ namespace ptserve::http {
 
 // Handles one request. Runs on a network thread: it must not block (no inference, no disk,
 // no locks held for long); hand long work off and answer later through the Responder.
-using Handler =
-    std::function<void(HttpRequest& request, std::shared_ptr<Responder> responder)>;
+using Handler = std::function<void(HttpRequest& request, std::shared_ptr<Responder> responder)>;
 
 // Thread-safety: Add is not thread-safe and must happen before the router is shared;
 // Dispatch is const and may run concurrently on any number of threads.

@@ -92,8 +92,7 @@ TEST(RouterTest, PercentDecodesParametersWithoutCreatingSegments) {
   EXPECT_EQ(Route(router, "GET", "/v2/models/my%20model/ready").body, "ready:model=my model;");
   // %2F decodes to '/' inside the value; it is not a separator.
   EXPECT_EQ(Route(router, "GET", "/v2/models/a%2Fb/ready").body, "ready:model=a/b;");
-  EXPECT_EQ(Route(router, "GET", "/v2/models/..%2F..%2Fetc/ready").body,
-            "ready:model=../../etc;");
+  EXPECT_EQ(Route(router, "GET", "/v2/models/..%2F..%2Fetc/ready").body, "ready:model=../../etc;");
   // Literal segments compare decoded too.
   EXPECT_EQ(Route(router, "GET", "/v2/%6Dodels/x/ready").body, "ready:model=x;");
 }
@@ -156,9 +155,8 @@ TEST(RouterTest, NonOriginTargetIs404) {
 TEST(RouterTest, HandlerMayKeepTheResponder) {
   Router router;
   std::shared_ptr<Responder> kept;
-  router.Add("GET", "/later", [&](HttpRequest&, std::shared_ptr<Responder> r) {
-    kept = std::move(r);
-  });
+  router.Add("GET", "/later",
+             [&](HttpRequest&, std::shared_ptr<Responder> r) { kept = std::move(r); });
   HttpRequest request;
   request.method = "GET";
   request.path = "/later";

@@ -1,0 +1,87 @@
+// Load-time acceleration of a TorchScript module, driven by config
+// `parameters` (OPTIMIZE, PRECISION, QUANTIZATION, QUANTIZED_ENGINE):
+// freezing + optimize_for_inference, bf16, dynamic int8 of Linear layers.
+// Every candidate is run on sample inputs and compared with the original
+// module; one that fails or differs beyond its lever's tolerance is dropped
+// with a note, and the next (finally the original module) is used.
+//
+//   ASSIGN_OR_RETURN(AccelerationOptions options, ParseAccelerationOptions(params));
+//   RETURN_IF_ERROR(SelectQuantizedEngine(options));   // before torch::jit::load
+//   ASSIGN_OR_RETURN(AcceleratedModule fast, Accelerate(module, options, samples));
+//   c10::IValue out = RunAccelerated(fast, args);       // casts for bf16 as needed
+//
+// Libtorch headers: include only from the backend's .cc files.
+#ifndef PTSERVE_BACKEND_TORCHSCRIPT_ACCELERATION_H_
+#define PTSERVE_BACKEND_TORCHSCRIPT_ACCELERATION_H_
+
+#include <torch/script.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ptserve {
+
+enum class Precision { kFp32, kBf16, kFp16 };
+enum class Quantization { kNone, kDynamicInt8, kStaticInt8 };
+
+struct AccelerationOptions {
+  // OPTIMIZE. Unset: on, but only when sample inputs exist to check it on.
+  std::optional<bool> optimize;
+  Precision precision = Precision::kFp32;     // PRECISION
+  Quantization quantization = Quantization::kNone;  // QUANTIZATION
+  std::string quantized_engine;               // QUANTIZED_ENGINE; "" = libtorch's default
+  bool inference_mode = true;                 // INFERENCE_MODE
+};
+
+// Reads the keys above from the backend's `parameters` (other keys are
+// ignored). InvalidArgument for a bad value or a combination that cannot work
+// (FP16 on CPU, BF16 with int8, DYNAMIC_INT8 without OPTIMIZE).
+absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
+    const std::vector<std::pair<std::string, std::string>>& parameters);
+
+// Makes options.quantized_engine libtorch's quantized engine (process-wide in
+// libtorch: packed weights are made for the engine current when a module is
+// loaded or quantized). InvalidArgument naming the engines this libtorch has.
+absl::Status SelectQuantizedEngine(const AccelerationOptions& options);
+
+// How a module has to be called.
+enum class RunMode {
+  kPlain,         // as is
+  kBf16Weights,   // weights are bf16: float inputs cast to bf16, float outputs back to fp32
+  kBf16Autocast,  // fp32 weights, run under CPU autocast to bf16, float outputs back to fp32
+};
+
+struct AcceleratedModule {
+  torch::jit::Module module;
+  RunMode mode = RunMode::kPlain;
+  bool inference_mode = true;
+  std::string description;          // e.g. "frozen + optimize_for_inference"
+  std::vector<std::string> notes;   // fallbacks and unverified changes, for load warnings
+};
+
+// Runs forward() as `m.mode` requires, under InferenceMode (or NoGrad).
+// Throws what libtorch throws.
+c10::IValue RunAccelerated(AcceleratedModule& m, std::vector<c10::IValue> args);
+
+// Builds the module to serve from `original` (loaded, in eval mode).
+// `samples`: argument lists for forward() to check candidates on; empty when
+// the config gives no shapes (then the default OPTIMIZE is skipped and an
+// explicit lever is applied unchecked, with a note). Errors only for a
+// STATIC_INT8 request on a module that is not quantized.
+absl::StatusOr<AcceleratedModule> Accelerate(const torch::jit::Module& original,
+                                             const AccelerationOptions& options,
+                                             const std::vector<std::vector<c10::IValue>>& samples);
+
+// Replaces aten::linear nodes whose weight is a constant fp32 matrix (as in a
+// frozen graph) by quantized::linear_dynamic with int8 weights (per output
+// channel, symmetric), packed for the current quantized engine. Returns how
+// many it replaced. Throws what libtorch throws.
+int QuantizeLinearDynamicInt8(const std::shared_ptr<torch::jit::Graph>& graph);
+
+}  // namespace ptserve
+
+#endif  // PTSERVE_BACKEND_TORCHSCRIPT_ACCELERATION_H_

@@ -1,0 +1,268 @@
+#include "server/management_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "protocol/json_writer.h"
+#include "server/http_status.h"
+#include "simdjson.h"
+#include "spdlog/spdlog.h"
+#include <map>
+
+namespace ptserve {
+namespace {
+
+using http::HttpRequest;
+using http::HttpResponse;
+using http::Responder;
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+// Constant-time comparison, so the token cannot be guessed byte by byte.
+bool SameSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Parses an optional JSON object body; nullopt for an empty body.
+absl::StatusOr<std::optional<simdjson::dom::element>> ParseBody(simdjson::dom::parser& parser,
+                                                                const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return std::optional<simdjson::dom::element>();
+  }
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return absl::InvalidArgumentError("the request body is not a JSON object");
+  }
+  return std::optional<simdjson::dom::element>(doc);
+}
+
+}  // namespace
+
+ManagementApi::ManagementApi(Options options, ModelRepository* repository)
+    : options_(std::move(options)), repository_(repository) {
+  worker_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
+      if (work_.empty()) return;
+      auto work = std::move(work_.front());
+      work_.pop_front();
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  });
+}
+
+ManagementApi::~ManagementApi() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void ManagementApi::RunInBackground(std::function<void()> work) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    work_.push_back(std::move(work));
+  }
+  cv_.notify_one();
+}
+
+void ManagementApi::Register(http::Router& router) {
+  router.Add("POST", "/v2/repository/index",
+             [this](HttpRequest& q, std::shared_ptr<Responder> r) { Index(q, std::move(r)); });
+  router.Add("POST", "/v2/repository/models/{model}/load",
+             [this](HttpRequest& q, std::shared_ptr<Responder> r) { Load(q, std::move(r)); });
+  router.Add("POST", "/v2/repository/models/{model}/unload",
+             [this](HttpRequest& q, std::shared_ptr<Responder> r) { Unload(q, std::move(r)); });
+  router.Add("POST", "/v2/repository/models/{model}/routing",
+             [this](HttpRequest& q, std::shared_ptr<Responder> r) { Routing(q, std::move(r)); });
+}
+
+bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder) const {
+  if (options_.token.empty()) return true;
+  std::string_view auth = request.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
+      SameSecret(auth.substr(kBearer.size()), options_.token)) {
+    return true;
+  }
+  HttpResponse response = http::ErrorResponse(
+      401, auth.empty() ? "the management API needs 'Authorization: Bearer <token>'"
+                        : "invalid management token");
+  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ptserve-management\"");
+  responder.Send(std::move(response));
+  return false;
+}
+
+void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  if (!Authorized(request, *responder)) return;
+  simdjson::dom::parser parser;
+  auto body = ParseBody(parser, *request.body);
+  if (!body.ok()) {
+    responder->Send(ErrorFor(body.status()));
+    return;
+  }
+  bool ready_only = false;
+  if (*body) {
+    bool ready;
+    if ((**body)["ready"].get(ready) == simdjson::SUCCESS) ready_only = ready;
+  }
+  std::string out = "[";
+  bool first = true;
+  for (const RepositoryIndexEntry& e : repository_->Index(ready_only)) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"name\":");
+    AppendJsonString(&out, e.name);
+    if (!e.version.empty()) {
+      out.append(",\"version\":");
+      AppendJsonString(&out, e.version);
+    }
+    out.append(",\"state\":");
+    AppendJsonString(&out, e.state);
+    out.append(",\"reason\":");
+    AppendJsonString(&out, e.reason);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  responder->Send({200, "application/json", {}, std::move(out)});
+}
+
+void ManagementApi::Load(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
+  absl::Status valid = ModelRepository::CheckModelName(name);
+  if (!valid.ok()) {
+    responder->Send(ErrorFor(valid));
+    return;
+  }
+  std::optional<config::ModelConfig> override_config;
+  simdjson::dom::parser parser;
+  auto body = ParseBody(parser, *request.body);
+  if (!body.ok()) {
+    responder->Send(ErrorFor(body.status()));
+    return;
+  }
+  if (*body) {
+    std::string_view config_json;
+    if ((**body)["parameters"]["config"].get(config_json) == simdjson::SUCCESS) {
+      config::ModelConfig config;
+      google::protobuf::util::JsonParseOptions options;
+      auto status = google::protobuf::util::JsonStringToMessage(
+          std::string(config_json), &config, options);
+      if (!status.ok()) {
+        responder->Send(http::ErrorResponse(
+            400, absl::StrCat("parameters.config is not a valid model config: ",
+                              std::string(status.message()))));
+        return;
+      }
+      override_config = std::move(config);
+    }
+  }
+  RunInBackground([this, name, override_config, responder] {
+    absl::Status status = repository_->Load(name, override_config);
+    if (!status.ok()) {
+      responder->Send(ErrorFor(status.code() == absl::StatusCode::kNotFound
+                                   ? status
+                                   : absl::InvalidArgumentError(absl::StrCat(
+                                         "failed to load '", name, "': ", status.message()))));
+      return;
+    }
+    responder->Send({200, "application/json", {}, "{}"});
+  });
+}
+
+void ManagementApi::Unload(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
+  absl::Status status = repository_->Unload(name);
+  if (!status.ok()) {
+    responder->Send(ErrorFor(status));
+    return;
+  }
+  responder->Send({200, "application/json", {}, "{}"});
+}
+
+void ManagementApi::Routing(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
+  std::shared_ptr<TrafficRouter> router = repository_->Router(name);
+  if (!router) {
+    responder->Send(http::ErrorResponse(
+        404, absl::StrCat("model '", name, "' is not a routed model (no routing block)")));
+    return;
+  }
+  simdjson::dom::parser parser;
+  auto body = ParseBody(parser, *request.body);
+  if (!body.ok()) {
+    responder->Send(ErrorFor(body.status()));
+    return;
+  }
+  if (*body) {
+    simdjson::dom::object weights;
+    if ((**body)["weights"].get(weights) == simdjson::SUCCESS) {
+      std::map<std::string, double> update;
+      for (auto [key, value] : weights) {
+        double w;
+        if (value.get(w) != simdjson::SUCCESS) {
+          responder->Send(http::ErrorResponse(
+              400, absl::StrCat("weights.", std::string(key), " is not a number")));
+          return;
+        }
+        update[std::string(key)] = w;
+      }
+      absl::Status status = router->SetWeights(update);
+      if (!status.ok()) {
+        responder->Send(ErrorFor(status));
+        return;
+      }
+      spdlog::info("model '{}': routing weights changed", name);
+    }
+  }
+  // The variants, their weights and what each has served.
+  const auto stats = router->Stats();
+  std::string out = "{\"name\":";
+  AppendJsonString(&out, name);
+  out.append(",\"variants\":[");
+  bool first = true;
+  for (const TrafficRouter::Variant& v : router->Variants()) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"name\":");
+    AppendJsonString(&out, v.name);
+    out.append(",\"model\":");
+    AppendJsonString(&out, v.model);
+    out.append(",\"version\":");
+    AppendJsonString(&out, v.version);
+    out.append(",\"weight\":");
+    AppendJsonDouble(&out, v.weight);
+    out.append(",\"shadow\":");
+    AppendJsonBool(&out, v.shadow);
+    auto it = stats.find(v.name);
+    const TrafficRouter::VariantStats st = it == stats.end() ? TrafficRouter::VariantStats{} : it->second;
+    out.append(",\"requests\":");
+    AppendJsonUint(&out, st.requests);
+    out.append(",\"failures\":");
+    AppendJsonUint(&out, st.failures);
+    out.append(",\"mean_latency_us\":");
+    AppendJsonDouble(&out, st.requests ? st.latency_sum_us / st.requests : 0);
+    if (v.shadow) {
+      out.append(",\"compared\":");
+      AppendJsonUint(&out, st.compared);
+      out.append(",\"max_abs_diff\":");
+      AppendJsonDouble(&out, st.max_abs_diff);
+    }
+    out.push_back('}');
+  }
+  out.append("]}");
+  responder->Send({200, "application/json", {}, std::move(out)});
+}
+
+}  // namespace ptserve
