@@ -12,7 +12,7 @@ PACKAGES=(
   # example models, tests, benchmarks
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pytest
   python3-fastapi python3-uvicorn python3-uvloop python3-locust
-  curl wrk
+  curl wrk prometheus
 )
 
 missing=()

@@ -12,11 +12,17 @@ BUILD=${PTSERVE_BUILD_DIR:-build}
 echo "== unit tests"
 ctest --test-dir "$BUILD" --output-on-failure -j2
 
-echo "== ThreadSanitizer: scheduler"
-cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF -DPTSERVE_DIRS="core;scheduler" \
-  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
-cmake --build build-tsan --target scheduler_test
+echo "== ThreadSanitizer: scheduler, metrics"
+cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
+  -DPTSERVE_DIRS="core;metrics;scheduler" -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
+cmake --build build-tsan --target scheduler_test metrics_test
 TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
+TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
+  --gtest_filter=-*Death*:*HotPathCost*
+
+echo "== monitoring: promtool checks of rules, config and dashboard queries"
+bash scripts/check_monitoring.sh
 
 echo "== integration tests"
 PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration

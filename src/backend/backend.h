@@ -25,6 +25,10 @@ struct BackendLoadRequest {
   std::vector<TensorSpec> outputs;
   // Backend options from config `parameters` (already validated by name).
   std::vector<std::pair<std::string, std::string>> parameters;
+  // Inputs (in `inputs` order, batch dimension included when batched) to
+  // check load-time optimisations on, e.g. the config's model_warmup. Empty:
+  // the backend generates them from the input shapes.
+  std::vector<std::vector<Tensor>> sample_inputs;
 };
 
 struct InstanceOptions {

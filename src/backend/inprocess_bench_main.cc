@@ -34,6 +34,11 @@ struct Flags {
   int intra_op_threads = 1;
   double seconds = 3;
   double warmup_seconds = 1;
+  // Config `parameters` (KEY=VALUE), e.g. PRECISION=BF16, QUANTIZATION=DYNAMIC_INT8.
+  std::vector<std::string> params;
+  // When given, the inputs are declared (each with --shape/--dtype), as a
+  // config would, so the backend can check OPTIMIZE etc. on sample inputs.
+  std::vector<std::string> input_names;
 };
 
 Tensor RandomInput(DataType dtype, Shape shape) {
@@ -64,6 +69,10 @@ int Run(int argc, char** argv) {
   app.add_option("--seconds", f.seconds, "Measurement time per batch size")->capture_default_str();
   app.add_option("--warmup-seconds", f.warmup_seconds, "Warm-up time per batch size")
       ->capture_default_str();
+  app.add_option("--param", f.params, "Model parameter KEY=VALUE (repeatable)");
+  app.add_option("--input-names", f.input_names,
+                 "Declare the inputs (comma-separated), as a config.pbtxt would")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   const auto dtype = DataTypeFromName(f.dtype);
@@ -78,10 +87,30 @@ int Run(int argc, char** argv) {
   request.version_dir = path.parent_path().string();
   request.model_file = path.filename().string();
   request.batched = true;
+  for (const std::string& p : f.params) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "--param %s is not KEY=VALUE\n", p.c_str());
+      return 2;
+    }
+    request.parameters.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  for (const std::string& name : f.input_names) {
+    TensorSpec spec;
+    spec.name = name;
+    spec.dtype = *dtype;
+    spec.dims = Shape(f.shape.begin(), f.shape.end());
+    request.inputs.push_back(spec);
+  }
   auto model = backend.Load(request);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
+  }
+  for (const std::string& note : (*model)->notes()) std::fprintf(stderr, "note: %s\n", note.c_str());
+  {
+    auto probe = (*model)->CreateInstance({0, f.intra_op_threads, "cpu"});
+    if (probe.ok()) std::fprintf(stderr, "serving: %s\n", (*probe)->Describe().c_str());
   }
   for (int64_t batch : f.batch_sizes) {
     Shape shape{batch};

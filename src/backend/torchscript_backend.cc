@@ -1,5 +1,6 @@
 #include "backend/torchscript_backend.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 #include <torch/version.h>
@@ -7,11 +8,13 @@
 #include <filesystem>
 #include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backend/torch_tensor.h"
+#include "backend/torchscript_acceleration.h"
 #include "core/status_macros.h"
 
 namespace ptserve {
@@ -50,13 +53,16 @@ class TorchScriptInstance final : public ModelInstance {
     if (options_.intra_op_threads > 0) at::set_num_threads(options_.intra_op_threads);
   }
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override;
+  void set_description(std::string d) { model_description_ = std::move(d); }
   std::string Describe() const override {
-    return absl::StrCat(options_.device, " intra_op_threads=", options_.intra_op_threads);
+    return absl::StrCat(options_.device, " intra_op_threads=", options_.intra_op_threads, " ",
+                        model_description_);
   }
 
  private:
   std::shared_ptr<TorchScriptModel> model_;
   InstanceOptions options_;
+  std::string model_description_;
 };
 
 class TorchScriptModel final : public LoadedModel,
@@ -73,19 +79,26 @@ class TorchScriptModel final : public LoadedModel,
       return absl::UnimplementedError(absl::StrCat(
           "device '", options.device, "' is not available: this build of ptserve runs on the CPU"));
     }
-    return std::unique_ptr<ModelInstance>(
-        new TorchScriptInstance(shared_from_this(), options));
+    auto instance = std::make_unique<TorchScriptInstance>(shared_from_this(), options);
+    instance->set_description(accelerated_.description);
+    return std::unique_ptr<ModelInstance>(std::move(instance));
   }
 
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
 
  private:
   absl::Status MapInputs(const BackendLoadRequest& request);
+  // Argument lists for forward() to check optimisations on: the request's
+  // sample inputs, else generated from the input shapes (batch 2 when
+  // batched, -1 dimensions as 8; random floats, integers 1). Empty when a
+  // shape is unknown.
+  absl::StatusOr<std::vector<std::vector<c10::IValue>>> SampleArguments(
+      const BackendLoadRequest& request) const;
   absl::StatusOr<std::vector<Tensor>> CollectOutputs(const c10::IValue& result);
 
   std::string name_;
-  bool inference_mode_ = true;
-  torch::jit::Module module_;
+  torch::jit::Module module_;       // as loaded (for forward()'s schema)
+  AcceleratedModule accelerated_;   // what runs
   std::vector<TensorSpec> inputs_;
   std::vector<TensorSpec> outputs_;
   std::vector<std::string> notes_;
@@ -104,15 +117,67 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("model file ", path, " does not exist"));
   }
-  for (const auto& [key, value] : request.parameters) {
-    if (key == "INFERENCE_MODE") model->inference_mode_ = value != "false";
+  ASSIGN_OR_RETURN(AccelerationOptions accel, ParseAccelerationOptions(request.parameters));
+  // The quantized engine is process-wide in libtorch and packed int8 weights
+  // are made for the engine current when they are loaded or quantized: hold
+  // it steady while this model loads.
+  static absl::Mutex* engine_mu = new absl::Mutex;
+  std::optional<absl::MutexLock> engine_lock;
+  if (!accel.quantized_engine.empty() || accel.quantization != Quantization::kNone) {
+    engine_lock.emplace(engine_mu);
+    RETURN_IF_ERROR(SelectQuantizedEngine(accel));
   }
   ASSIGN_OR_RETURN(model->module_, CatchTorch(absl::StrCat("cannot load ", path), [&] {
                      return torch::jit::load(path, c10::Device(c10::kCPU));
                    }));
   model->module_.eval();
   RETURN_IF_ERROR(model->MapInputs(request));
+  ASSIGN_OR_RETURN(auto samples, model->SampleArguments(request));
+  ASSIGN_OR_RETURN(model->accelerated_, Accelerate(model->module_, accel, samples));
+  for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
+  model->accelerated_.notes.clear();
+  if (accel.precision != Precision::kFp32 || accel.quantization != Quantization::kNone) {
+    model->notes_.push_back(absl::StrCat("serving ", model->accelerated_.description));
+  }
   return model;
+}
+
+absl::StatusOr<std::vector<std::vector<c10::IValue>>> TorchScriptModel::SampleArguments(
+    const BackendLoadRequest& request) const {
+  std::vector<std::vector<c10::IValue>> samples;
+  auto arguments = [&](const std::vector<at::Tensor>& tensors) {
+    std::vector<c10::IValue> args(inputs_.size());  // as Run() builds them
+    for (size_t i = 0; i < tensors.size(); ++i) args[argument_of_input_[i]] = tensors[i];
+    return args;
+  };
+  for (const std::vector<Tensor>& sample : request.sample_inputs) {
+    if (sample.size() != inputs_.size()) continue;
+    std::vector<at::Tensor> tensors;
+    for (const Tensor& t : sample) {
+      ASSIGN_OR_RETURN(at::Tensor a, ToAten(t));
+      tensors.push_back(a.clone());
+    }
+    samples.push_back(arguments(tensors));
+  }
+  if (!samples.empty()) return samples;
+  at::Generator gen = at::detail::createCPUGenerator(42);
+  std::vector<at::Tensor> tensors;
+  for (const TensorSpec& spec : inputs_) {
+    if (spec.any_shape) return samples;  // nothing to generate from
+    std::vector<int64_t> shape;
+    if (request.batched) shape.push_back(2);
+    for (int64_t d : spec.dims) shape.push_back(d < 0 ? 8 : d);
+    ASSIGN_OR_RETURN(at::ScalarType type, ToTorchType(spec.dtype));
+    if (at::isFloatingType(type)) {
+      tensors.push_back(at::rand(shape, gen, at::TensorOptions().dtype(at::kFloat)).to(type));
+    } else if (type == at::kBool) {
+      tensors.push_back(at::zeros(shape, at::kBool));
+    } else {
+      tensors.push_back(at::ones(shape, at::TensorOptions().dtype(type)));
+    }
+  }
+  samples.push_back(arguments(tensors));
+  return samples;
 }
 
 absl::Status TorchScriptModel::MapInputs(const BackendLoadRequest& request) {
@@ -238,14 +303,8 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::Run(const std::vector<Tens
     ASSIGN_OR_RETURN(at::Tensor t, ToAten(inputs[i]));
     args[argument_of_input_[i]] = std::move(t);
   }
-  auto result = CatchTorch(absl::StrCat("model '", name_, "' failed"), [&] {
-    if (inference_mode_) {
-      c10::InferenceMode guard;
-      return module_.forward(args);
-    }
-    torch::NoGradGuard guard;
-    return module_.forward(args);
-  });
+  auto result = CatchTorch(absl::StrCat("model '", name_, "' failed"),
+                           [&] { return RunAccelerated(accelerated_, std::move(args)); });
   if (!result.ok()) return result.status();
   return CollectOutputs(*result);
 }

@@ -28,12 +28,12 @@ constexpr KeyInfo kKeys[] = {
     {"INFERENCE_MODE", Support::kActed, "run under c10::InferenceMode (default true)"},
     {"PAD_INPUTS", Support::kActed, "inputs padded to the longest request in a batch"},
     {"TRIM_OUTPUTS", Support::kActed, "outputs trimmed back after padding"},
-    {"PRECISION", Support::kNotYet, "FP32 | BF16 | FP16"},
-    {"QUANTIZATION", Support::kNotYet, "NONE | DYNAMIC_INT8 | STATIC_INT8"},
-    {"QUANTIZED_ENGINE", Support::kNotYet, "onednn | qnnpack | fbgemm"},
-    {"OPTIMIZE", Support::kNotYet, "freeze + optimize_for_inference"},
-    {"CUDNN_BENCHMARK", Support::kNotHere, "CUDA only"},
-    {"CUDA_GRAPHS", Support::kNotHere, "CUDA only"},
+    {"PRECISION", Support::kActed, "FP32 | BF16 | FP16 (FP16: CUDA only)"},
+    {"QUANTIZATION", Support::kActed, "NONE | DYNAMIC_INT8 | STATIC_INT8"},
+    {"QUANTIZED_ENGINE", Support::kActed, "onednn | qnnpack | fbgemm (where built)"},
+    {"OPTIMIZE", Support::kActed, "freeze + optimize_for_inference, checked (default true)"},
+    {"CUDNN_BENCHMARK", Support::kNotHere, "true | false; CUDA only"},
+    {"CUDA_GRAPHS", Support::kNotHere, "true | false; CUDA only"},
     {"DISABLE_OPTIMIZED_EXECUTION", Support::kNotYet, "Triton: disable the JIT optimizer"},
     {"DISABLE_CUDNN", Support::kNotHere, "CUDA only"},
     {"ENABLE_WEIGHT_SHARING", Support::kNotYet, "Triton: instances share weights (ptserve always does on CPU)"},
@@ -50,6 +50,17 @@ absl::StatusOr<bool> ParseBool(const std::string& key, const std::string& value)
   if (v == "false" || v == "0" || v == "no" || v == "off") return false;
   return absl::InvalidArgumentError(
       absl::StrCat("parameter ", key, ": '", value, "' is not a boolean (true or false)"));
+}
+
+// `value` upper-cased if it is one of `allowed`; else InvalidArgument listing them.
+absl::StatusOr<std::string> ParseChoice(const std::string& key, const std::string& value,
+                                        const std::vector<std::string>& allowed) {
+  const std::string v = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(value));
+  for (const std::string& a : allowed) {
+    if (absl::AsciiStrToUpper(a) == v) return a;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("parameter ", key, ": '", value,
+                                                 "' is not one of ", absl::StrJoin(allowed, ", ")));
 }
 
 absl::StatusOr<int> ParseCount(const std::string& key, const std::string& value) {
@@ -120,6 +131,23 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
         }
         out.trim_outputs.push_back(name);
       }
+    } else if (key == "PRECISION" || key == "QUANTIZATION" || key == "QUANTIZED_ENGINE") {
+      const std::vector<std::string> allowed =
+          key == "PRECISION"      ? std::vector<std::string>{"FP32", "BF16", "FP16"}
+          : key == "QUANTIZATION" ? std::vector<std::string>{"NONE", "DYNAMIC_INT8", "STATIC_INT8"}
+                                  : std::vector<std::string>{"onednn", "qnnpack", "fbgemm"};
+      auto choice = ParseChoice(key, value, allowed);
+      if (!choice.ok()) return choice.status();
+      out.backend.emplace_back(key, *choice);
+    } else if (key == "OPTIMIZE") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.backend.emplace_back(key, *b ? "true" : "false");
+    } else if (key == "CUDNN_BENCHMARK" || key == "CUDA_GRAPHS") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.warnings.push_back(absl::StrCat("parameter ", key, " (", info->note,
+                                          ") has no effect on CPU instances"));
     } else if (info->support == Support::kNotYet) {
       out.warnings.push_back(absl::StrCat("parameter ", key, " (", info->note,
                                           ") is not implemented yet and is ignored"));

@@ -23,7 +23,9 @@ struct ModelParameters {
   // TRIM_OUTPUTS "token_logits": outputs whose dimension 1 is cut back to
   // each request's own length after padding.
   std::vector<std::string> trim_outputs;
-  // Keys the backend receives as-is.
+  // Keys the backend receives, values normalised (INFERENCE_MODE, OPTIMIZE:
+  // "true"/"false"; PRECISION, QUANTIZATION upper case; QUANTIZED_ENGINE
+  // lower case).
   std::vector<std::pair<std::string, std::string>> backend;
   // Keys accepted but not acted on (for load warnings).
   std::vector<std::string> warnings;

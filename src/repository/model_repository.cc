@@ -329,8 +329,12 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
                                                 options.default_max_queue_size);
   sched.cpu_budget = options.cpu_budget;
   sched.threads_per_execution = intra;
+  std::shared_ptr<metrics::ModelMetrics> model_metrics =
+      options.metrics->ForModel(c.name(), std::to_string(version));
+  sched.metrics = model_metrics.get();
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
-  auto loaded = std::make_shared<ModelVersion>(c.name(), version, c, model, std::move(scheduler));
+  auto loaded = std::make_shared<ModelVersion>(c.name(), version, c, model, std::move(scheduler),
+                                               std::move(model_metrics), *options.metrics);
   ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, *loaded));
   if (runs.empty()) {
     spdlog::warn("model '{}' version {}: no warm-up (no model_warmup and no input shapes to "
@@ -344,6 +348,10 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
 }
 
 }  // namespace
+
+ModelRepository::ModelRepository(Options options) : options_(std::move(options)) {
+  if (options_.metrics == nullptr) options_.metrics = &disabled_metrics_;
+}
 
 absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Create(Options options) {
   if (options.backend == nullptr) return absl::InvalidArgumentError("no backend");
@@ -417,11 +425,18 @@ absl::Status ModelRepository::Load(const std::string& name,
   } else {
     for (const std::string& w : plan->warnings) spdlog::warn("model '{}': {}", name, w);
     for (int64_t v : plan->versions) {
+      const std::string vs = std::to_string(v);
+      options_.metrics->SetModelState(name, vs, metrics::ModelState::kLoading);
+      const auto started = std::chrono::steady_clock::now();
       auto version = LoadVersion(*plan, v, options_);
       if (version.ok()) {
+        options_.metrics->SetModelLoadDuration(
+            name, vs, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        options_.metrics->SetModelState(name, vs, metrics::ModelState::kReady);
         loaded[v] = *version;
         status.push_back({name, std::to_string(v), "READY", ""});
       } else {
+        options_.metrics->SetModelState(name, vs, metrics::ModelState::kUnavailable);
         spdlog::error("model '{}' version {} failed to load: {}", name, v,
                       std::string(version.status().message()));
         status.push_back({name, std::to_string(v), "UNAVAILABLE",
@@ -440,6 +455,11 @@ absl::Status ModelRepository::Load(const std::string& name,
       retired.swap(entry.versions);
       entry.versions = std::move(loaded);
       entry.router.reset();
+    }
+  }
+  for (const auto& [v, old] : retired) {
+    if (loaded.count(v) == 0) {
+      options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
     }
   }
   if (!result.ok()) {
@@ -464,6 +484,9 @@ absl::Status ModelRepository::Unload(const std::string& name) {
       s.state = "UNAVAILABLE";
       s.reason = "unloaded";
     }
+  }
+  for (const auto& [v, old] : retired) {
+    options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
   }
   spdlog::info("model '{}' unloaded", name);
   return absl::OkStatus();

@@ -45,6 +45,8 @@ class ModelRepository {
     size_t default_max_queue_size = 1024;  // when the config sets none
     // CPU slots shared by every model's executions; null = unlimited.
     std::shared_ptr<CpuBudget> cpu_budget;
+    // Not owned; null = metrics off.
+    metrics::InferenceMetrics* metrics = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);
@@ -99,9 +101,10 @@ class ModelRepository {
     bool loading = false;
   };
 
-  explicit ModelRepository(Options options) : options_(std::move(options)) {}
+  explicit ModelRepository(Options options);
 
-  const Options options_;
+  Options options_;
+  metrics::InferenceMetrics disabled_metrics_{metrics::InferenceMetrics::Options{.enabled = false}};
   mutable std::shared_mutex mu_;
   std::map<std::string, ModelEntry> models_;
   std::mutex load_mu_;  // one load at a time

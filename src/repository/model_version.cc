@@ -15,13 +15,22 @@ std::string Names(const std::vector<TensorSpec>& specs) {
 }  // namespace
 
 ModelVersion::ModelVersion(std::string name, int64_t version, config::ModelConfig config,
-                           std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler)
+                           std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
+                           std::shared_ptr<metrics::ModelMetrics> metrics,
+                           metrics::InferenceMetrics& registry)
     : name_(std::move(name)),
       version_(version),
       version_string_(std::to_string(version)),
       config_(std::move(config)),
       model_(std::move(model)),
-      scheduler_(std::move(scheduler)) {}
+      metrics_(std::move(metrics)),
+      scheduler_(std::move(scheduler)) {
+  Scheduler* s = scheduler_.get();
+  queue_metrics_ = registry.RegisterQueue(
+      name_, version_string_, static_cast<double>(s->options().max_queue_size),
+      [s] { return static_cast<double>(s->Stats().queue_depth); },
+      [s] { return static_cast<double>(s->Stats().in_flight); });
+}
 
 ModelVersion::~ModelVersion() { scheduler_->Drain(); }
 

@@ -18,14 +18,18 @@
 #include "backend/backend.h"
 #include "config/model_config.pb.h"
 #include "core/inference.h"
+#include "metrics/inference_metrics.h"
 #include "scheduler/scheduler.h"
 
 namespace ptserve {
 
 class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
  public:
+  // `metrics` is the handle the scheduler records executions on; the
+  // version registers its queue gauges with `registry` (may be disabled).
   ModelVersion(std::string name, int64_t version, config::ModelConfig config,
-               std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler);
+               std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
+               std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry);
   ~ModelVersion();
 
   // Queues `request`; `done` runs exactly once, later, unless this returns an
@@ -43,6 +47,8 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   const std::vector<TensorSpec>& inputs() const { return model_->inputs(); }
   const std::vector<TensorSpec>& outputs() const { return model_->outputs(); }
   Scheduler& scheduler() { return *scheduler_; }
+  // Never null (a disabled handle when metrics are off).
+  const std::shared_ptr<metrics::ModelMetrics>& metrics() const { return metrics_; }
 
  private:
   const std::string name_;
@@ -50,7 +56,11 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   const std::string version_string_;
   const config::ModelConfig config_;
   std::shared_ptr<LoadedModel> model_;
+  // Declared before the scheduler: it outlives the scheduler's last batch.
+  std::shared_ptr<metrics::ModelMetrics> metrics_;
   std::unique_ptr<Scheduler> scheduler_;
+  // Declared after: removed before the scheduler its callbacks read.
+  metrics::Registration queue_metrics_;
 };
 
 }  // namespace ptserve

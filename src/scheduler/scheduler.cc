@@ -251,6 +251,7 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
   }
   const SteadyTime end = options_.clock->Now();
   lease.reset();
+  if (options_.metrics) options_.metrics->RecordExecution(rows);
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.executions;

@@ -38,6 +38,7 @@
 #include "core/inference.h"
 #include "scheduler/batch_assembly.h"
 #include "scheduler/cpu_budget.h"
+#include "metrics/inference_metrics.h"
 
 namespace ptserve {
 
@@ -72,6 +73,8 @@ struct SchedulerOptions {
   // Null: no limit.
   std::shared_ptr<CpuBudget> cpu_budget;
   int threads_per_execution = 1;
+  // Executions and rows are counted here (not owned; may be null).
+  metrics::ModelMetrics* metrics = nullptr;
   Clock* clock = Clock::Real();
 };
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/model_config.h"
 #include "core/status_macros.h"
+#include "metrics/text_format.h"
 #include "protocol/json_writer.h"
 #include "protocol/kserve_codec.h"
 #include "protocol/predict_codec.h"
@@ -107,6 +108,7 @@ absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& re
   std::shared_ptr<TrafficRouter> router = repository_->Router(name);
   if (!router) {
     ASSIGN_OR_RETURN(target.version, repository_->Get(name, version));
+    target.metrics = target.version->metrics();
     return target;
   }
   if (!version.empty()) {
@@ -119,6 +121,10 @@ absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& re
   ASSIGN_OR_RETURN(target.version, repository_->Get(variant.model, variant.version));
   target.router = router;
   target.variant = variant.name;
+  target.metrics = options_.metrics != nullptr
+                       ? options_.metrics->ForModel(variant.model,
+                                                    target.version->version_string(), variant.name)
+                       : target.version->metrics();
   for (const TrafficRouter::Variant& shadow : router->Shadows()) {
     auto v = repository_->Get(shadow.model, shadow.version);
     if (v.ok()) target.shadows.emplace_back(shadow.name, *v);
@@ -126,10 +132,17 @@ absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& re
   return target;
 }
 
+void InferenceApi::Fail(const Target& target, const absl::Status& status, SteadyTime received,
+                        Responder& responder) {
+  target.metrics->RecordRequest(metrics::OutcomeFor(status),
+                                MicrosBetween(received, Clock::Real()->Now()), 0, 0);
+  responder.Send(ErrorFor(status));
+}
+
 void InferenceApi::Submit(Target target, InferenceRequest request,
-                          std::shared_ptr<Responder> responder,
+                          std::shared_ptr<Responder> responder, SteadyTime received,
                           std::function<HttpResponse(InferenceResponse&)> encode) {
-  const auto start = std::chrono::steady_clock::now();
+  const SteadyTime start = received;
   std::vector<std::shared_ptr<ShadowComparison>> comparisons;
   for (auto& [shadow_name, shadow_version] : target.shadows) {
     auto comparison = std::make_shared<ShadowComparison>();
@@ -141,8 +154,7 @@ void InferenceApi::Submit(Target target, InferenceRequest request,
     auto ticket = shadow_version->Infer(
         std::move(copy), [comparison, router = target.router, name = shadow_name,
                           start](absl::StatusOr<InferenceResponse> r) {
-          const double us = std::chrono::duration<double, std::micro>(
-                                std::chrono::steady_clock::now() - start).count();
+          const double us = static_cast<double>(MicrosBetween(start, Clock::Real()->Now()));
           router->RecordResult(name, r.ok(), us);
           comparison->Offer(false, r);
         });
@@ -151,26 +163,30 @@ void InferenceApi::Submit(Target target, InferenceRequest request,
   std::shared_ptr<ModelVersion> version = target.version;
   auto ticket = version->Infer(
       std::move(request), [responder, encode = std::move(encode), router = target.router,
-                           variant = target.variant, comparisons,
+                           variant = target.variant, comparisons, metrics = target.metrics,
                            start](absl::StatusOr<InferenceResponse> r) {
         if (router) {
           router->RecordResult(variant, r.ok(),
-                               std::chrono::duration<double, std::micro>(
-                                   std::chrono::steady_clock::now() - start).count());
+                               static_cast<double>(MicrosBetween(start, Clock::Real()->Now())));
           for (auto& c : comparisons) c->Offer(true, r);
         }
         if (!r.ok()) {
           responder->Send(ErrorFor(r.status()));
+          metrics->RecordRequest(metrics::OutcomeFor(r.status()),
+                                 MicrosBetween(start, Clock::Real()->Now()), 0, 0);
           return;
         }
+        const InferenceTiming timing = r->timing;
         HttpResponse response = encode(*r);
         AddTimingHeaders(response, *r);
         if (router) response.headers.emplace_back("X-Variant", variant);
         responder->Send(std::move(response));
+        metrics->RecordRequest(metrics::Outcome::kSuccess,
+                               MicrosBetween(start, Clock::Real()->Now()), timing);
       });
   if (!ticket.ok()) {
     for (auto& c : comparisons) c->Offer(true, ticket.status());
-    responder->Send(ErrorFor(ticket.status()));
+    Fail(target, ticket.status(), received, *responder);
     return;
   }
   responder->OnDisconnect([version, t = *ticket] {
@@ -210,6 +226,11 @@ void InferenceApi::Register(http::Router& router) {
   router.Add("POST", "/v2/models/{model}/infer", bind(&InferenceApi::Infer));
   router.Add("POST", "/v2/models/{model}/versions/{version}/infer", bind(&InferenceApi::Infer));
   router.Add("POST", "/predict", bind(&InferenceApi::Predict));
+  if (options_.metrics != nullptr && options_.metrics->enabled()) {
+    router.Add("GET", "/metrics", [this](HttpRequest&, std::shared_ptr<Responder> r) {
+      r->Send({200, metrics::kTextContentType, {}, options_.metrics->Scrape()});
+    });
+  }
   router.Add("POST", "/predict/{model}", bind(&InferenceApi::Predict));
 }
 
@@ -271,9 +292,10 @@ void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> r
 }
 
 void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  const SteadyTime received = Clock::Real()->Now();
   auto target = Resolve(request, Str(request.Param("model")), Str(request.Param("version")));
   if (!target.ok()) {
-    responder->Send(ErrorFor(target.status()));
+    responder->Send(ErrorFor(target.status()));  // not counted: unknown names are unbounded
     return;
   }
   std::optional<size_t> header_length;
@@ -281,37 +303,40 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
   if (!length.empty()) {
     size_t n;
     if (!absl::SimpleAtoi(absl::string_view(length.data(), length.size()), &n)) {
-      responder->Send(http::ErrorResponse(
-          400, absl::StrCat("header Inference-Header-Content-Length: '", Str(length),
-                            "' is not a byte count")));
+      Fail(*target,
+           absl::InvalidArgumentError(absl::StrCat("header Inference-Header-Content-Length: '",
+                                                   Str(length), "' is not a byte count")),
+           received, *responder);
       return;
     }
     header_length = n;
   }
   auto decoded = DecodeKServeRequest(request.body, header_length, options_.limits);
   if (!decoded.ok()) {
-    responder->Send(ErrorFor(decoded.status()));
+    Fail(*target, decoded.status(), received, *responder);
     return;
   }
   auto timeout = TimeoutHeader(request);
   if (!timeout.ok()) {
-    responder->Send(ErrorFor(timeout.status()));
+    Fail(*target, timeout.status(), received, *responder);
     return;
   }
   if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
-  Submit(std::move(*target), std::move(*decoded), std::move(responder), [](InferenceResponse& r) {
-    EncodedResponse encoded = EncodeKServeResponse(r);
-    HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
-    if (encoded.json_header_length) {
-      response.content_type = "application/octet-stream";
-      response.headers.emplace_back("Inference-Header-Content-Length",
-                                    std::to_string(*encoded.json_header_length));
-    }
-    return response;
-  });
+  Submit(std::move(*target), std::move(*decoded), std::move(responder), received,
+         [](InferenceResponse& r) {
+           EncodedResponse encoded = EncodeKServeResponse(r);
+           HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
+           if (encoded.json_header_length) {
+             response.content_type = "application/octet-stream";
+             response.headers.emplace_back("Inference-Header-Content-Length",
+                                           std::to_string(*encoded.json_header_length));
+           }
+           return response;
+         });
 }
 
 void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  const SteadyTime received = Clock::Real()->Now();
   std::string name = Str(request.Param("model"));
   if (name.empty()) name = options_.default_model;
   if (name.empty()) {
@@ -326,10 +351,12 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
   }
   const ModelVersion& v = *target->version;
   if (v.inputs().size() != 1) {
-    responder->Send(http::ErrorResponse(
-        400, absl::StrCat("model '", name, "' has ", v.inputs().size(),
-                          " inputs; /predict serves single-input models, use "
-                          "POST /v2/models/", name, "/infer")));
+    Fail(*target,
+         absl::InvalidArgumentError(absl::StrCat(
+             "model '", name, "' has ", v.inputs().size(),
+             " inputs; /predict serves single-input models, use POST /v2/models/", name,
+             "/infer")),
+         received, *responder);
     return;
   }
   const TensorSpec& spec = v.inputs()[0];
@@ -337,17 +364,17 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
                                 v.batched()};
   auto decoded = DecodePredictRequest(request.body, predict_spec, options_.limits);
   if (!decoded.ok()) {
-    responder->Send(ErrorFor(decoded.status()));
+    Fail(*target, decoded.status(), received, *responder);
     return;
   }
   auto timeout = TimeoutHeader(request);
   if (!timeout.ok()) {
-    responder->Send(ErrorFor(timeout.status()));
+    Fail(*target, timeout.status(), received, *responder);
     return;
   }
   decoded->request.timeout_us = *timeout;
   const bool single = decoded->single_example;
-  Submit(std::move(*target), std::move(decoded->request), std::move(responder),
+  Submit(std::move(*target), std::move(decoded->request), std::move(responder), received,
          [single](InferenceResponse& r) {
            return HttpResponse{200, "application/json", {}, EncodePredictResponse(r, single)};
          });

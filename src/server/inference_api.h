@@ -10,6 +10,8 @@
 #include <string>
 
 #include "protocol/decode_limits.h"
+#include "core/clock.h"
+#include "metrics/inference_metrics.h"
 #include "repository/model_repository.h"
 #include "server/http/router.h"
 
@@ -22,6 +24,8 @@ class InferenceApi {
     // Model that POST /predict serves.
     std::string default_model;
     DecodeLimits limits;
+    // Not owned; null = no metrics and no GET /metrics.
+    metrics::InferenceMetrics* metrics = nullptr;
   };
 
   // `repository` is not owned and must outlive every request.
@@ -40,12 +44,16 @@ class InferenceApi {
     std::shared_ptr<TrafficRouter> router;  // null unless routed
     std::string variant;
     std::vector<std::pair<std::string, std::shared_ptr<ModelVersion>>> shadows;
+    std::shared_ptr<metrics::ModelMetrics> metrics;  // never null
   };
   absl::StatusOr<Target> Resolve(const http::HttpRequest& request, const std::string& name,
                                  const std::string& version) const;
   // Queues `request` on the target and answers through `responder` when done.
   void Submit(Target target, InferenceRequest request, std::shared_ptr<http::Responder> responder,
-              std::function<http::HttpResponse(InferenceResponse&)> encode);
+              SteadyTime received, std::function<http::HttpResponse(InferenceResponse&)> encode);
+  // Answers an error found before the request was queued, and counts it.
+  void Fail(const Target& target, const absl::Status& status, SteadyTime received,
+            http::Responder& responder);
 
   void ServerMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);

@@ -14,6 +14,8 @@
 #include "server/http/http_server.h"
 #include "server/inference_api.h"
 #include "server/management_api.h"
+#include "metrics/inference_metrics.h"
+#include "metrics/text_format.h"
 #include "repository/repository_poller.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -27,7 +29,7 @@ struct ServerFlags {
   int http_port = 8000;
   int http_threads = 0;
   int grpc_port = 8001;
-  int metrics_port = 8002;
+  int metrics_port = -1;
   std::string model_control_mode = "none";
   std::vector<std::string> load_models;
   std::string default_model;
@@ -40,6 +42,7 @@ struct ServerFlags {
   int inter_op_threads = 1;
   int cpus = 0;
   bool cpu_budget = true;
+  bool metrics = true;
   std::string management_address = "127.0.0.1";
   int management_port = 8003;
   std::string management_token;
@@ -75,9 +78,12 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--grpc-port", f.grpc_port, "gRPC port (gRPC is not implemented yet; accepted "
                  "for tritonserver compatibility)")
       ->envname("PTSERVE_GRPC_PORT")->capture_default_str();
-  app.add_option("--metrics-port", f.metrics_port, "Prometheus metrics port (metrics are not "
-                 "implemented yet; accepted for tritonserver compatibility)")
-      ->envname("PTSERVE_METRICS_PORT")->capture_default_str();
+  app.add_option("--metrics", f.metrics,
+                 "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
+      ->envname("PTSERVE_METRICS")->capture_default_str();
+  app.add_option("--metrics-port", f.metrics_port,
+                 "Also serve GET /metrics on this port (-1: only on the HTTP port)")
+      ->envname("PTSERVE_METRICS_PORT")->capture_default_str()->check(CLI::Range(-1, 65535));
   app.add_option("--model-control-mode", f.model_control_mode,
                  "none: load every model at start; poll: also apply changes to the repository "
                  "every --repository-poll-secs; explicit: load only --load-model models, then "
@@ -164,12 +170,14 @@ int Run(int argc, char** argv) {
   SetInterOpThreads(flags.inter_op_threads);
   spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s)", TorchBuildInfo(), cpus);
 
+  metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
   TorchScriptBackend backend;
   ModelRepository::Options repo_options;
   repo_options.root = flags.model_repository;
   repo_options.backend = &backend;
   repo_options.available_cpus = cpus;
   repo_options.default_max_queue_size = flags.max_queue_size;
+  repo_options.metrics = &metrics;
   if (flags.cpu_budget) repo_options.cpu_budget = std::make_shared<CpuBudget>(cpus);
   auto repository = ModelRepository::Create(repo_options);
   if (!repository.ok()) {
@@ -189,6 +197,7 @@ int Run(int argc, char** argv) {
   InferenceApi::Options api_options;
   api_options.limits.max_elements = flags.max_elements;
   api_options.default_model = flags.default_model;
+  api_options.metrics = &metrics;
   if (api_options.default_model.empty()) {
     const auto names = (*repository)->ListModels();
     if (std::find(names.begin(), names.end(), "mlp") != names.end()) {
@@ -213,6 +222,28 @@ int Run(int argc, char** argv) {
   }
   // Serve health and metadata while the models load: readiness says when.
   (*server)->Start();
+  metrics::Registration connections = metrics.RegisterHttpConnections(
+      [s = server->get()] { return static_cast<double>(s->open_connections()); });
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (flags.metrics && flags.metrics_port >= 0) {
+    auto metrics_router = std::make_shared<http::Router>();
+    metrics_router->Add("GET", "/metrics",
+                        [&metrics](http::HttpRequest&, std::shared_ptr<http::Responder> r) {
+                          r->Send({200, metrics::kTextContentType, {}, metrics.Scrape()});
+                        });
+    http::HttpServer::Options options;
+    options.address = flags.http_address;
+    options.port = flags.metrics_port;
+    options.threads = 1;
+    auto created = http::HttpServer::Create(options, metrics_router);
+    if (!created.ok()) {
+      spdlog::error("{}", std::string(created.status().message()));
+      return 1;
+    }
+    metrics_server = std::move(*created);
+    metrics_server->Start();
+    spdlog::info("metrics listening on {}:{}", flags.http_address, metrics_server->port());
+  }
   spdlog::info("HTTP server listening on {}:{}", flags.http_address, (*server)->port());
 
   std::unique_ptr<ManagementApi> management;
@@ -275,6 +306,8 @@ int Run(int argc, char** argv) {
       deadline - std::chrono::steady_clock::now());
   (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
   if (management_server) management_server->Shutdown(std::chrono::milliseconds(100));
+  if (metrics_server) metrics_server->Shutdown(std::chrono::milliseconds(100));
+  connections.Release();
   (*repository)->UnloadAll();
   spdlog::info("bye");
   return 0;

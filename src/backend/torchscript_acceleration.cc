@@ -1,0 +1,488 @@
+#include "backend/torchscript_acceleration.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
+
+#include <cmath>
+#include <functional>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace ptserve {
+namespace {
+
+using torch::jit::Module;
+
+absl::StatusOr<bool> ParseBoolValue(const std::string& key, const std::string& value) {
+  const std::string v = absl::AsciiStrToLower(value);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("parameter ", key, ": '", value, "' is not a boolean (true or false)"));
+}
+
+std::string EngineName(at::QEngine engine) {
+  switch (engine) {
+    case at::QEngine::NoQEngine: return "none";
+    case at::QEngine::FBGEMM: return "fbgemm";
+    case at::QEngine::QNNPACK: return "qnnpack";
+    case at::QEngine::ONEDNN: return "onednn";
+    default: return "x86";
+  }
+}
+
+std::string SupportedEngines() {
+  std::vector<std::string> names;
+  for (at::QEngine e : at::globalContext().supportedQEngines()) {
+    if (e != at::QEngine::NoQEngine) names.push_back(EngineName(e));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+// Restores the thread's autocast state on scope exit.
+class CpuAutocastGuard {
+ public:
+  explicit CpuAutocastGuard(at::ScalarType dtype)
+      : was_enabled_(at::autocast::is_cpu_enabled()),
+        old_dtype_(at::autocast::get_autocast_cpu_dtype()) {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::increment_nesting();
+  }
+  ~CpuAutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(old_dtype_);
+  }
+  CpuAutocastGuard(const CpuAutocastGuard&) = delete;
+  CpuAutocastGuard& operator=(const CpuAutocastGuard&) = delete;
+
+ private:
+  bool was_enabled_;
+  at::ScalarType old_dtype_;
+};
+
+// Floating tensors inside `v` (tensor, tuple, list, dict values) as fp32.
+c10::IValue FloatsToFp32(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return t.is_floating_point() && t.scalar_type() != at::kFloat ? t.to(at::kFloat) : t;
+  }
+  if (v.isTuple()) {
+    std::vector<c10::IValue> elements;
+    for (const c10::IValue& e : v.toTupleRef().elements()) elements.push_back(FloatsToFp32(e));
+    return c10::ivalue::Tuple::create(std::move(elements));
+  }
+  if (v.isTensorList()) {
+    c10::List<at::Tensor> out;
+    for (const at::Tensor& t : v.toTensorVector()) out.push_back(FloatsToFp32(t).toTensor());
+    return out;
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericDict in = v.toGenericDict();
+    c10::impl::GenericDict out(in.keyType(), in.valueType());
+    for (const auto& entry : in) out.insert(entry.key(), FloatsToFp32(entry.value()));
+    return out;
+  }
+  return v;
+}
+
+void FlattenTensors(const c10::IValue& v, std::vector<at::Tensor>& out) {
+  if (v.isTensor()) {
+    out.push_back(v.toTensor());
+  } else if (v.isTuple()) {
+    for (const c10::IValue& e : v.toTupleRef().elements()) FlattenTensors(e, out);
+  } else if (v.isList()) {
+    for (const c10::IValue& e : v.toListRef()) FlattenTensors(e, out);
+  } else if (v.isGenericDict()) {
+    for (const auto& entry : v.toGenericDict()) FlattenTensors(entry.value(), out);
+  }
+}
+
+// How close a candidate must stay to the original module.
+struct Tolerance {
+  // Elementwise |y - r| <= atol * max(1, max|r|) + rtol * |r| (exact levers),
+  // or, when relative_l2 > 0, ||y - r|| / ||r|| <= relative_l2 (reduced precision).
+  double atol = 1e-4;
+  double rtol = 1e-4;
+  double relative_l2 = 0;
+};
+
+// Empty when `outs` match `refs` within `tol`; else what differs.
+std::string Deviation(const std::vector<std::vector<at::Tensor>>& refs,
+                      const std::vector<std::vector<at::Tensor>>& outs, const Tolerance& tol) {
+  for (size_t s = 0; s < refs.size(); ++s) {
+    if (outs[s].size() != refs[s].size()) {
+      return absl::StrCat("returns ", outs[s].size(), " tensors instead of ", refs[s].size());
+    }
+    for (size_t i = 0; i < refs[s].size(); ++i) {
+      const at::Tensor& r = refs[s][i];
+      const at::Tensor& y = outs[s][i];
+      if (r.sizes() != y.sizes()) {
+        return absl::StrCat("output ", i, " has shape ", c10::str(y.sizes()), " instead of ",
+                            c10::str(r.sizes()));
+      }
+      if (!r.is_floating_point()) {
+        if (!r.equal(y.to(r.scalar_type()))) return absl::StrCat("output ", i, " differs");
+        continue;
+      }
+      const at::Tensor rf = r.to(at::kDouble);
+      const at::Tensor yf = y.to(at::kDouble);
+      if (!yf.isfinite().all().item<bool>() && rf.isfinite().all().item<bool>()) {
+        return absl::StrCat("output ", i, " has non-finite values");
+      }
+      const at::Tensor diff = (yf - rf).abs();
+      if (tol.relative_l2 > 0) {
+        const double rel = diff.norm().item<double>() / std::max(rf.norm().item<double>(), 1e-30);
+        if (rel > tol.relative_l2) {
+          return absl::StrFormat("output %d differs by %.3g relative (L2; tolerance %.3g)", i, rel,
+                                 tol.relative_l2);
+        }
+      } else {
+        const double scale = std::max(1.0, rf.abs().max().item<double>());
+        const at::Tensor excess = diff - (tol.atol * scale + tol.rtol * rf.abs());
+        if (excess.numel() > 0 && excess.max().item<double>() > 0) {
+          return absl::StrFormat("output %d differs by up to %.3g (tolerance %.3g + %.3g x |value|)",
+                                 i, diff.max().item<double>(), tol.atol * scale, tol.rtol);
+        }
+      }
+    }
+  }
+  return "";
+}
+
+bool IsFrozen(const Module& m) { return !m._ivalue()->type()->hasAttribute("training"); }
+
+Module Freeze(const Module& m) { return IsFrozen(m) ? m.deepcopy() : torch::jit::freeze(m); }
+
+bool HasQuantizedOps(const Module& module) {
+  std::function<bool(torch::jit::Block*)> scan = [&](torch::jit::Block* block) {
+    for (torch::jit::Node* n : block->nodes()) {
+      if (absl::StartsWith(n->kind().toQualString(), "quantized::")) return true;
+      for (torch::jit::Block* b : n->blocks()) {
+        if (scan(b)) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& sub : module.modules()) {
+    for (const auto& method : sub.get_methods()) {
+      if (scan(method.graph()->block())) return true;
+    }
+  }
+  return false;
+}
+
+// The first line of a libtorch message, bounded (they can run to pages).
+std::string ShortError(const std::string& what) {
+  std::string s = what.substr(0, what.find('\n'));
+  return s.size() > 300 ? s.substr(0, 300) + "..." : s;
+}
+
+struct Candidate {
+  std::string description;
+  Tolerance tolerance;
+  std::function<AcceleratedModule()> build;  // may throw
+};
+
+}  // namespace
+
+absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
+    const std::vector<std::pair<std::string, std::string>>& parameters) {
+  AccelerationOptions o;
+  for (const auto& [key, raw] : parameters) {
+    const std::string value = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(raw));
+    if (key == "OPTIMIZE") {
+      auto b = ParseBoolValue(key, raw);
+      if (!b.ok()) return b.status();
+      o.optimize = *b;
+    } else if (key == "INFERENCE_MODE") {
+      auto b = ParseBoolValue(key, raw);
+      if (!b.ok()) return b.status();
+      o.inference_mode = *b;
+    } else if (key == "PRECISION") {
+      if (value == "FP32") {
+        o.precision = Precision::kFp32;
+      } else if (value == "BF16") {
+        o.precision = Precision::kBf16;
+      } else if (value == "FP16") {
+        o.precision = Precision::kFp16;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("parameter PRECISION: '", raw, "' is not one of FP32, BF16, FP16"));
+      }
+    } else if (key == "QUANTIZATION") {
+      if (value == "NONE") {
+        o.quantization = Quantization::kNone;
+      } else if (value == "DYNAMIC_INT8") {
+        o.quantization = Quantization::kDynamicInt8;
+      } else if (value == "STATIC_INT8") {
+        o.quantization = Quantization::kStaticInt8;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parameter QUANTIZATION: '", raw, "' is not one of NONE, DYNAMIC_INT8, STATIC_INT8"));
+      }
+    } else if (key == "QUANTIZED_ENGINE") {
+      const std::string engine = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
+      if (engine != "onednn" && engine != "qnnpack" && engine != "fbgemm") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parameter QUANTIZED_ENGINE: '", raw, "' is not one of onednn, qnnpack, fbgemm"));
+      }
+      o.quantized_engine = engine;
+    }
+  }
+  if (o.precision == Precision::kFp16) {
+    return absl::InvalidArgumentError(
+        "parameter PRECISION: FP16 needs a CUDA device and this build runs on the CPU; use BF16 "
+        "(CPU autocast / bf16 weights) or FP32");
+  }
+  if (o.precision == Precision::kBf16 && o.quantization != Quantization::kNone) {
+    return absl::InvalidArgumentError(
+        "parameters PRECISION BF16 and QUANTIZATION int8 cannot be combined: choose one");
+  }
+  if (o.quantization == Quantization::kDynamicInt8 && o.optimize == false) {
+    return absl::InvalidArgumentError(
+        "parameter QUANTIZATION DYNAMIC_INT8 needs OPTIMIZE true: the Linear weights are "
+        "quantized in the frozen graph");
+  }
+  return o;
+}
+
+absl::Status SelectQuantizedEngine(const AccelerationOptions& options) {
+  if (options.quantized_engine.empty()) return absl::OkStatus();
+  for (at::QEngine e : at::globalContext().supportedQEngines()) {
+    if (EngineName(e) == options.quantized_engine) {
+      at::globalContext().setQEngine(e);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("parameter QUANTIZED_ENGINE: '",
+                                                 options.quantized_engine,
+                                                 "' is not built into this libtorch (it has: ",
+                                                 SupportedEngines(), ")"));
+}
+
+c10::IValue RunAccelerated(AcceleratedModule& m, std::vector<c10::IValue> args) {
+  std::optional<c10::InferenceMode> inference;
+  std::optional<torch::NoGradGuard> no_grad;
+  if (m.inference_mode) {
+    inference.emplace();
+  } else {
+    no_grad.emplace();
+  }
+  switch (m.mode) {
+    case RunMode::kPlain:
+      return m.module.forward(std::move(args));
+    case RunMode::kBf16Weights:
+      for (c10::IValue& a : args) {
+        if (a.isTensor() && a.toTensor().scalar_type() == at::kFloat) {
+          a = a.toTensor().to(at::kBFloat16);
+        }
+      }
+      return FloatsToFp32(m.module.forward(std::move(args)));
+    case RunMode::kBf16Autocast: {
+      CpuAutocastGuard autocast(at::kBFloat16);
+      c10::IValue out = m.module.forward(std::move(args));
+      return FloatsToFp32(out);
+    }
+  }
+  return c10::IValue();
+}
+
+int QuantizeLinearDynamicInt8(const std::shared_ptr<torch::jit::Graph>& graph) {
+  using torch::jit::Node;
+  std::vector<Node*> linears;
+  std::function<void(torch::jit::Block*)> collect = [&](torch::jit::Block* block) {
+    for (Node* n : block->nodes()) {
+      if (n->kind() == c10::aten::linear) linears.push_back(n);
+      for (torch::jit::Block* b : n->blocks()) collect(b);
+    }
+  };
+  collect(graph->block());
+  auto prepack = c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "");
+  // fbgemm's int8 kernels can overflow with full-range activations on CPUs
+  // without VNNI; PyTorch's default qconfig for it reduces the range.
+  const bool reduce_range = at::globalContext().qEngine() == at::QEngine::FBGEMM;
+  int replaced = 0;
+  for (Node* n : linears) {
+    auto weight_value = torch::jit::toIValue(n->input(1));
+    auto bias_value = torch::jit::toIValue(n->input(2));
+    if (!weight_value || !weight_value->isTensor() || !bias_value) continue;
+    const at::Tensor weight = weight_value->toTensor();
+    if (weight.scalar_type() != at::kFloat || weight.dim() != 2) continue;
+    c10::IValue bias;
+    if (bias_value->isTensor()) {
+      if (bias_value->toTensor().scalar_type() != at::kFloat) continue;
+      bias = bias_value->toTensor();
+    }
+    // Symmetric per output channel: scale = max|w| / 127, zero point 0.
+    const at::Tensor scales =
+        weight.abs().amax({1}).clamp_min(1e-8).div(127.0).to(at::kDouble).contiguous();
+    const at::Tensor zero_points = at::zeros({weight.size(0)}, at::kLong);
+    const at::Tensor qweight =
+        at::quantize_per_channel(weight.contiguous(), scales, zero_points, 0, at::kQInt8);
+    torch::jit::Stack stack{qweight, bias};
+    prepack.callBoxed(&stack);
+    torch::jit::WithInsertPoint guard(n);
+    torch::jit::Value* packed = graph->insertConstant(stack.at(0));
+    torch::jit::Value* reduce = graph->insertConstant(reduce_range);
+    Node* q = graph->create(c10::Symbol::fromQualString("quantized::linear_dynamic"),
+                            {n->input(0), packed, reduce});
+    q->insertBefore(n);
+    q->output()->setType(n->output()->type());
+    n->output()->replaceAllUsesWith(q->output());
+    n->destroy();
+    ++replaced;
+  }
+  if (replaced > 0) torch::jit::EliminateDeadCode(graph);
+  return replaced;
+}
+
+absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
+                                             const AccelerationOptions& options,
+                                             const std::vector<std::vector<c10::IValue>>& samples) {
+  AcceleratedModule plain{original, RunMode::kPlain, options.inference_mode, "as loaded", {}};
+  const bool quantized = HasQuantizedOps(original);
+  if (quantized) {
+    // Made by tools/ptserve-optimize (or torch.ao.quantization): already
+    // frozen and packed for the engine selected before it was loaded.
+    plain.description = "as loaded (an int8 model)";
+    if (options.precision == Precision::kBf16) {
+      plain.notes.push_back("PRECISION BF16 ignored: the model is already int8");
+    }
+    return plain;
+  }
+  if (options.quantization == Quantization::kStaticInt8) {
+    return absl::InvalidArgumentError(
+        "parameter QUANTIZATION STATIC_INT8: the model has no quantized operators. Static int8 "
+        "needs calibration data: make a quantized version with tools/ptserve-optimize "
+        "(--write-best or --write static_int8), which writes its config");
+  }
+  const bool explicit_optimize = options.optimize.value_or(false);
+  const bool optimize = options.optimize.value_or(!samples.empty());
+  const bool reduced = options.precision == Precision::kBf16 ||
+                       options.quantization == Quantization::kDynamicInt8;
+  if (!optimize && !reduced) {
+    if (!options.optimize.has_value()) {
+      plain.notes.push_back("OPTIMIZE skipped: the config gives no input shapes to check the "
+                            "optimised module against the original on (set OPTIMIZE true to "
+                            "apply it unchecked)");
+    }
+    return plain;
+  }
+
+  const Tolerance exact;  // fp32 rewrites: within the integration tests' 1e-4
+  Tolerance bf16;
+  bf16.relative_l2 = 0.02;
+  Tolerance int8;
+  int8.relative_l2 = 0.05;
+
+  std::vector<Candidate> candidates;
+  auto frozen_ofi = [&original] {
+    Module m = Freeze(original);
+    torch::jit::optimize_for_inference(m);
+    return m;
+  };
+  if (options.quantization == Quantization::kDynamicInt8) {
+    candidates.push_back({"frozen + dynamic int8 Linear", int8, [&] {
+      Module m = Freeze(original);
+      const int n = QuantizeLinearDynamicInt8(m.get_method("forward").graph());
+      if (n == 0) throw std::runtime_error("no Linear layer with constant fp32 weights to quantize");
+      return AcceleratedModule{m, RunMode::kPlain, options.inference_mode,
+                               absl::StrCat("frozen + dynamic int8 (", n, " Linear layers, engine ",
+                                            EngineName(at::globalContext().qEngine()), ")"),
+                               {}};
+    }});
+  }
+  if (options.precision == Precision::kBf16) {
+    candidates.push_back({"bf16 weights", bf16, [&] {
+      Module m = original.deepcopy();
+      m.to(at::kBFloat16);
+      if (optimize) m = torch::jit::freeze(m);
+      return AcceleratedModule{m, RunMode::kBf16Weights, options.inference_mode,
+                               optimize ? "frozen, bf16 weights" : "bf16 weights", {}};
+    }});
+    candidates.push_back({"bf16 autocast", bf16, [&] {
+      Module m = optimize ? Freeze(original) : original;
+      return AcceleratedModule{m, RunMode::kBf16Autocast, options.inference_mode,
+                               optimize ? "frozen, CPU autocast bf16" : "CPU autocast bf16", {}};
+    }});
+  }
+  if (optimize) {
+    candidates.push_back({"frozen + optimize_for_inference", exact, [&] {
+      return AcceleratedModule{frozen_ofi(), RunMode::kPlain, options.inference_mode,
+                               "frozen + optimize_for_inference", {}};
+    }});
+    candidates.push_back({"frozen", exact, [&] {
+      return AcceleratedModule{Freeze(original), RunMode::kPlain, options.inference_mode,
+                               "frozen", {}};
+    }});
+  }
+
+  // The original's outputs on the samples: what every candidate must match.
+  std::vector<std::vector<at::Tensor>> refs;
+  std::string no_check;
+  if (samples.empty()) {
+    no_check = "the config gives no input shapes to check it on";
+  } else {
+    try {
+      for (const auto& args : samples) {
+        refs.emplace_back();
+        FlattenTensors(RunAccelerated(plain, args), refs.back());
+      }
+    } catch (const std::exception& e) {
+      refs.clear();
+      no_check = absl::StrCat("the original model fails on generated sample inputs (",
+                              ShortError(e.what()), ")");
+    }
+  }
+
+  std::vector<std::string> dropped;
+  for (Candidate& c : candidates) {
+    try {
+      AcceleratedModule m = c.build();
+      if (refs.empty()) {
+        m.notes.push_back(absl::StrCat(m.description, " applied unchecked: ", no_check));
+      } else {
+        std::vector<std::vector<at::Tensor>> outs;
+        for (const auto& args : samples) {
+          outs.emplace_back();
+          FlattenTensors(RunAccelerated(m, args), outs.back());
+        }
+        std::string deviation = Deviation(refs, outs, c.tolerance);
+        if (!deviation.empty()) {
+          dropped.push_back(absl::StrCat(c.description, ": ", deviation));
+          continue;
+        }
+      }
+      for (const std::string& d : dropped) {
+        m.notes.push_back(absl::StrCat("acceleration fell back: ", d));
+      }
+      return m;
+    } catch (const c10::Error& e) {
+      dropped.push_back(absl::StrCat(c.description, ": ", ShortError(e.what_without_backtrace())));
+    } catch (const std::exception& e) {
+      dropped.push_back(absl::StrCat(c.description, ": ", ShortError(e.what())));
+    }
+  }
+  for (const std::string& d : dropped) {
+    plain.notes.push_back(absl::StrCat("acceleration fell back: ", d));
+  }
+  if (!dropped.empty() && !explicit_optimize && !reduced) {
+    plain.notes.push_back("serving the module as loaded (set OPTIMIZE false to skip the attempt)");
+  } else if (!dropped.empty()) {
+    plain.notes.push_back("serving the module as loaded, in fp32");
+  }
+  return plain;
+}
+
+}  // namespace ptserve
