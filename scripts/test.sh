@@ -26,4 +26,10 @@ bash scripts/check_monitoring.sh
 
 echo "== integration tests"
 PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
+echo "== deploy: manifests, Dockerfiles, compose (offline checks)"
+if command -v kubectl >/dev/null && command -v npm >/dev/null; then
+  bash scripts/k8s_validate.sh
+else
+  echo "skipped: needs kubectl (>= 1.27) and npm"
+fi
 echo "== all tests passed"

@@ -97,7 +97,7 @@ class TorchScriptModel final : public LoadedModel,
   absl::StatusOr<std::vector<Tensor>> CollectOutputs(const c10::IValue& result);
 
   std::string name_;
-  torch::jit::Module module_;       // as loaded (for forward()'s schema)
+  torch::jit::Module module_;       // as loaded; released once accelerated_ is built
   AcceleratedModule accelerated_;   // what runs
   std::vector<TensorSpec> inputs_;
   std::vector<TensorSpec> outputs_;
@@ -134,6 +134,7 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
   RETURN_IF_ERROR(model->MapInputs(request));
   ASSIGN_OR_RETURN(auto samples, model->SampleArguments(request));
   ASSIGN_OR_RETURN(model->accelerated_, Accelerate(model->module_, accel, samples));
+  model->module_ = torch::jit::Module();  // the weights now live in accelerated_ only
   for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
   model->accelerated_.notes.clear();
   if (accel.precision != Precision::kFp32 || accel.quantization != Quantization::kNone) {

@@ -13,6 +13,7 @@
 #include "protocol/kserve_codec.h"
 #include "protocol/predict_codec.h"
 #include "server/http_status.h"
+#include "server/logging.h"
 #include "spdlog/spdlog.h"
 
 namespace ptserve {
@@ -132,17 +133,49 @@ absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& re
   return target;
 }
 
-void InferenceApi::Fail(const Target& target, const absl::Status& status, SteadyTime received,
+InferenceApi::Call InferenceApi::StartCall(const HttpRequest& request) {
+  return Call{Clock::Real()->Now(), RequestId(request.Header("x-request-id"))};
+}
+
+void InferenceApi::LogRequest(const Target& target, const Call& call, int status,
+                              int64_t total_us, const InferenceTiming& timing,
+                              const absl::Status& error) const {
+  const std::string& model = target.version->name();
+  const std::string& version = target.version->version_string();
+  if (options_.log_requests) {
+    static const std::shared_ptr<spdlog::logger> access = spdlog::get("access");
+    if (access) {
+      access->info("request_id={} model={} version={} variant={} status={} total_us={} "
+                   "queue_us={} compute_us={} batch={}{}{}",
+                   call.request_id, model, version, target.variant, status, total_us,
+                   timing.queue_us, timing.compute_us, timing.batch_size,
+                   error.ok() ? "" : " error=", std::string(error.message()));
+    }
+  }
+  if (status >= 500) {
+    spdlog::warn("request {} to model '{}' version {} failed ({}): {}", call.request_id, model,
+                 version, status, std::string(error.message()));
+  } else if (options_.slow_request_us > 0 && total_us > options_.slow_request_us) {
+    spdlog::warn("slow request {} to model '{}' version {}: {} us (queue {} us, compute {} us, "
+                 "batch {})", call.request_id, model, version, total_us, timing.queue_us,
+                 timing.compute_us, timing.batch_size);
+  }
+}
+
+void InferenceApi::Fail(const Target& target, const absl::Status& status, const Call& call,
                         Responder& responder) {
-  target.metrics->RecordRequest(metrics::OutcomeFor(status),
-                                MicrosBetween(received, Clock::Real()->Now()), 0, 0);
-  responder.Send(ErrorFor(status));
+  const int64_t total_us = MicrosBetween(call.received, Clock::Real()->Now());
+  target.metrics->RecordRequest(metrics::OutcomeFor(status), total_us, 0, 0);
+  HttpResponse response = ErrorFor(status);
+  response.headers.emplace_back("X-Request-ID", call.request_id);
+  LogRequest(target, call, response.status, total_us, InferenceTiming{}, status);
+  responder.Send(std::move(response));
 }
 
 void InferenceApi::Submit(Target target, InferenceRequest request,
-                          std::shared_ptr<Responder> responder, SteadyTime received,
+                          std::shared_ptr<Responder> responder, Call call,
                           std::function<HttpResponse(InferenceResponse&)> encode) {
-  const SteadyTime start = received;
+  const SteadyTime start = call.received;
   std::vector<std::shared_ptr<ShadowComparison>> comparisons;
   for (auto& [shadow_name, shadow_version] : target.shadows) {
     auto comparison = std::make_shared<ShadowComparison>();
@@ -162,31 +195,39 @@ void InferenceApi::Submit(Target target, InferenceRequest request,
   }
   std::shared_ptr<ModelVersion> version = target.version;
   auto ticket = version->Infer(
-      std::move(request), [responder, encode = std::move(encode), router = target.router,
-                           variant = target.variant, comparisons, metrics = target.metrics,
-                           start](absl::StatusOr<InferenceResponse> r) {
+      std::move(request), [this, responder, encode = std::move(encode), target, call,
+                           comparisons, start](absl::StatusOr<InferenceResponse> r) {
+        const std::shared_ptr<TrafficRouter>& router = target.router;
+        const std::string& variant = target.variant;
+        metrics::ModelMetrics& metrics = *target.metrics;
         if (router) {
           router->RecordResult(variant, r.ok(),
                                static_cast<double>(MicrosBetween(start, Clock::Real()->Now())));
           for (auto& c : comparisons) c->Offer(true, r);
         }
         if (!r.ok()) {
-          responder->Send(ErrorFor(r.status()));
-          metrics->RecordRequest(metrics::OutcomeFor(r.status()),
-                                 MicrosBetween(start, Clock::Real()->Now()), 0, 0);
+          HttpResponse response = ErrorFor(r.status());
+          response.headers.emplace_back("X-Request-ID", call.request_id);
+          const int status = response.status;
+          responder->Send(std::move(response));
+          const int64_t total_us = MicrosBetween(start, Clock::Real()->Now());
+          metrics.RecordRequest(metrics::OutcomeFor(r.status()), total_us, 0, 0);
+          LogRequest(target, call, status, total_us, InferenceTiming{}, r.status());
           return;
         }
         const InferenceTiming timing = r->timing;
         HttpResponse response = encode(*r);
         AddTimingHeaders(response, *r);
+        response.headers.emplace_back("X-Request-ID", call.request_id);
         if (router) response.headers.emplace_back("X-Variant", variant);
         responder->Send(std::move(response));
-        metrics->RecordRequest(metrics::Outcome::kSuccess,
-                               MicrosBetween(start, Clock::Real()->Now()), timing);
+        const int64_t total_us = MicrosBetween(start, Clock::Real()->Now());
+        metrics.RecordRequest(metrics::Outcome::kSuccess, total_us, timing);
+        LogRequest(target, call, 200, total_us, timing, absl::OkStatus());
       });
   if (!ticket.ok()) {
     for (auto& c : comparisons) c->Offer(true, ticket.status());
-    Fail(target, ticket.status(), received, *responder);
+    Fail(target, ticket.status(), call, *responder);
     return;
   }
   responder->OnDisconnect([version, t = *ticket] {
@@ -292,7 +333,7 @@ void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> r
 }
 
 void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  const SteadyTime received = Clock::Real()->Now();
+  const Call call = StartCall(request);
   auto target = Resolve(request, Str(request.Param("model")), Str(request.Param("version")));
   if (!target.ok()) {
     responder->Send(ErrorFor(target.status()));  // not counted: unknown names are unbounded
@@ -306,23 +347,23 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
       Fail(*target,
            absl::InvalidArgumentError(absl::StrCat("header Inference-Header-Content-Length: '",
                                                    Str(length), "' is not a byte count")),
-           received, *responder);
+           call, *responder);
       return;
     }
     header_length = n;
   }
   auto decoded = DecodeKServeRequest(request.body, header_length, options_.limits);
   if (!decoded.ok()) {
-    Fail(*target, decoded.status(), received, *responder);
+    Fail(*target, decoded.status(), call, *responder);
     return;
   }
   auto timeout = TimeoutHeader(request);
   if (!timeout.ok()) {
-    Fail(*target, timeout.status(), received, *responder);
+    Fail(*target, timeout.status(), call, *responder);
     return;
   }
   if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
-  Submit(std::move(*target), std::move(*decoded), std::move(responder), received,
+  Submit(std::move(*target), std::move(*decoded), std::move(responder), call,
          [](InferenceResponse& r) {
            EncodedResponse encoded = EncodeKServeResponse(r);
            HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
@@ -336,7 +377,7 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
 }
 
 void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  const SteadyTime received = Clock::Real()->Now();
+  const Call call = StartCall(request);
   std::string name = Str(request.Param("model"));
   if (name.empty()) name = options_.default_model;
   if (name.empty()) {
@@ -356,7 +397,7 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
              "model '", name, "' has ", v.inputs().size(),
              " inputs; /predict serves single-input models, use POST /v2/models/", name,
              "/infer")),
-         received, *responder);
+         call, *responder);
     return;
   }
   const TensorSpec& spec = v.inputs()[0];
@@ -364,17 +405,17 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
                                 v.batched()};
   auto decoded = DecodePredictRequest(request.body, predict_spec, options_.limits);
   if (!decoded.ok()) {
-    Fail(*target, decoded.status(), received, *responder);
+    Fail(*target, decoded.status(), call, *responder);
     return;
   }
   auto timeout = TimeoutHeader(request);
   if (!timeout.ok()) {
-    Fail(*target, timeout.status(), received, *responder);
+    Fail(*target, timeout.status(), call, *responder);
     return;
   }
   decoded->request.timeout_us = *timeout;
   const bool single = decoded->single_example;
-  Submit(std::move(*target), std::move(decoded->request), std::move(responder), received,
+  Submit(std::move(*target), std::move(decoded->request), std::move(responder), call,
          [single](InferenceResponse& r) {
            return HttpResponse{200, "application/json", {}, EncodePredictResponse(r, single)};
          });

@@ -26,6 +26,10 @@ class InferenceApi {
     DecodeLimits limits;
     // Not owned; null = no metrics and no GET /metrics.
     metrics::InferenceMetrics* metrics = nullptr;
+    // One access-log line per request ("access" logger).
+    bool log_requests = false;
+    // Requests slower than this are logged as warnings; 0 = never.
+    int64_t slow_request_us = 0;
   };
 
   // `repository` is not owned and must outlive every request.
@@ -49,11 +53,20 @@ class InferenceApi {
   absl::StatusOr<Target> Resolve(const http::HttpRequest& request, const std::string& name,
                                  const std::string& version) const;
   // Queues `request` on the target and answers through `responder` when done.
+  // One inference call as the server saw it arrive.
+  struct Call {
+    SteadyTime received;
+    std::string request_id;  // X-Request-ID: the client's, or generated
+  };
+  static Call StartCall(const http::HttpRequest& request);
   void Submit(Target target, InferenceRequest request, std::shared_ptr<http::Responder> responder,
-              SteadyTime received, std::function<http::HttpResponse(InferenceResponse&)> encode);
+              Call call, std::function<http::HttpResponse(InferenceResponse&)> encode);
   // Answers an error found before the request was queued, and counts it.
-  void Fail(const Target& target, const absl::Status& status, SteadyTime received,
+  void Fail(const Target& target, const absl::Status& status, const Call& call,
             http::Responder& responder);
+  // Access log, slow-request and server-error logging.
+  void LogRequest(const Target& target, const Call& call, int status, int64_t total_us,
+                  const InferenceTiming& timing, const absl::Status& error) const;
 
   void ServerMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);

@@ -13,6 +13,7 @@
 #include "repository/model_repository.h"
 #include "server/http/http_server.h"
 #include "server/inference_api.h"
+#include "server/logging.h"
 #include "server/management_api.h"
 #include "metrics/inference_metrics.h"
 #include "metrics/text_format.h"
@@ -43,6 +44,8 @@ struct ServerFlags {
   int cpus = 0;
   bool cpu_budget = true;
   bool metrics = true;
+  bool log_requests = false;
+  int slow_request_ms = 1000;
   std::string management_address = "127.0.0.1";
   int management_port = 8003;
   std::string management_token;
@@ -78,7 +81,7 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--grpc-port", f.grpc_port, "gRPC port (gRPC is not implemented yet; accepted "
                  "for tritonserver compatibility)")
       ->envname("PTSERVE_GRPC_PORT")->capture_default_str();
-  app.add_option("--metrics", f.metrics,
+  app.add_flag("--metrics", f.metrics,
                  "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
       ->envname("PTSERVE_METRICS")->capture_default_str();
   app.add_option("--metrics-port", f.metrics_port,
@@ -117,6 +120,13 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
       ->envname("PTSERVE_LOG_VERBOSE")->capture_default_str();
   app.add_option("--log-format", f.log_format, "text or json (one JSON object per line)")
       ->envname("PTSERVE_LOG_FORMAT")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--log-requests", f.log_requests,
+                 "Access log: one line per inference request on stdout (request id, model, "
+                 "version, variant, status, total/queue/compute time, batch size)")
+      ->envname("PTSERVE_LOG_REQUESTS")->capture_default_str();
+  app.add_option("--slow-request-ms", f.slow_request_ms,
+                 "Log a warning for every request slower than this, with its timing (0: off)")
+      ->envname("PTSERVE_SLOW_REQUEST_MS")->capture_default_str();
   app.add_option("--max-request-bytes", f.max_request_bytes,
                  "Largest request body accepted; larger ones get 413")
       ->envname("PTSERVE_MAX_REQUEST_BYTES")->capture_default_str();
@@ -136,22 +146,10 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--cpus", f.cpus,
                  "CPUs to plan threads for (0: the container's CPU quota or affinity)")
       ->envname("PTSERVE_CPUS")->capture_default_str();
-  app.add_option("--cpu-budget", f.cpu_budget,
+  app.add_flag("--cpu-budget", f.cpu_budget,
                  "Share the CPUs among all models' executions: an execution waits for as many "
                  "free CPUs as it has intra-op threads, so models never oversubscribe the machine")
       ->envname("PTSERVE_CPU_BUDGET")->capture_default_str();
-}
-
-void SetUpLogging(const ServerFlags& f) {
-  auto logger = spdlog::stderr_logger_mt("ptserve");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(f.log_verbose > 0 ? spdlog::level::debug : spdlog::level::info);
-  if (f.log_format == "json") {
-    spdlog::set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":"%v"})");
-  } else {
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  }
 }
 
 int Run(int argc, char** argv) {
@@ -164,7 +162,7 @@ int Run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  SetUpLogging(flags);
+  SetUpLogging({flags.log_format == "json", flags.log_verbose > 0});
   if (flags.model_repository.empty()) flags.model_repository = DefaultRepository(argv[0]);
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
@@ -198,6 +196,8 @@ int Run(int argc, char** argv) {
   api_options.limits.max_elements = flags.max_elements;
   api_options.default_model = flags.default_model;
   api_options.metrics = &metrics;
+  api_options.log_requests = flags.log_requests;
+  api_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
   if (api_options.default_model.empty()) {
     const auto names = (*repository)->ListModels();
     if (std::find(names.begin(), names.end(), "mlp") != names.end()) {
