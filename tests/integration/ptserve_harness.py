@@ -133,6 +133,10 @@ class LoadGenerator:
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
         self.lock = threading.Lock()
         self.stop_flag = threading.Event()
+        # Cleared to act like a load balancer that has taken the server out of rotation:
+        # requests go on over open connections, but no new connection is made.
+        self.new_connections = threading.Event()
+        self.new_connections.set()
         self.sent = 0
         self.statuses = {}
         self.versions = {}
@@ -158,6 +162,9 @@ class LoadGenerator:
         conn = None
         while not self.stop_flag.is_set():
             if conn is None:
+                if not self.new_connections.is_set():
+                    time.sleep(0.01)
+                    continue
                 conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
                 try:
                     conn.connect()
