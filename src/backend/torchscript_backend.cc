@@ -327,7 +327,15 @@ void SetInterOpThreads(int threads) {
 }
 
 std::string TorchBuildInfo() {
-  return absl::StrCat("libtorch ", TORCH_VERSION, "; ", at::get_parallel_info());
+  // One line: the version and the "ATen parallel backend: ..." line of the
+  // (multi-line) parallel info.
+  const std::string info = at::get_parallel_info();
+  std::string backend = "unknown";
+  const std::string key = "ATen parallel backend: ";
+  if (size_t at = info.find(key); at != std::string::npos) {
+    backend = info.substr(at + key.size(), info.find('\n', at) - at - key.size());
+  }
+  return absl::StrCat("libtorch ", TORCH_VERSION, ", parallel backend ", backend);
 }
 
 }  // namespace ptserve

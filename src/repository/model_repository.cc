@@ -214,10 +214,10 @@ struct WarmupRun {
 };
 
 absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
-                                                      const ModelVersion& version) {
+                                                      const std::vector<TensorSpec>& inputs,
+                                                      bool batched) {
   std::vector<WarmupRun> runs;
   std::mt19937 rng(42);
-  const bool batched = version.batched();
   const config::ModelConfig& c = plan.config;
   for (const auto& w : c.model_warmup()) {
     WarmupRun run;
@@ -253,7 +253,7 @@ absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
   for (int64_t batch : batches) {
     WarmupRun run;
     run.count = 3;
-    for (const TensorSpec& spec : version.inputs()) {
+    for (const TensorSpec& spec : inputs) {
       if (spec.any_shape) return std::vector<WarmupRun>{};  // nothing to generate from
       Shape shape;
       if (batched) shape.push_back(batch);
@@ -295,6 +295,19 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   request.inputs = plan.inputs;
   request.outputs = plan.outputs;
   request.parameters = plan.params.backend;
+  if (c.model_warmup_size() > 0) {
+    // The config's warm-up inputs also check load-time optimisations.
+    ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, plan.inputs, request.batched));
+    for (const WarmupRun& run : runs) {
+      std::vector<Tensor> ordered;
+      for (const TensorSpec& spec : plan.inputs) {
+        for (const NamedTensor& t : run.request.inputs) {
+          if (t.name == spec.name) ordered.push_back(t.tensor);
+        }
+      }
+      if (ordered.size() == plan.inputs.size()) request.sample_inputs.push_back(std::move(ordered));
+    }
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> model, options.backend->Load(request));
   for (const std::string& note : model->notes()) {
     spdlog::warn("model '{}' version {}: {}", c.name(), version, note);
@@ -335,7 +348,8 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
   auto loaded = std::make_shared<ModelVersion>(c.name(), version, c, model, std::move(scheduler),
                                                std::move(model_metrics), *options.metrics);
-  ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, *loaded));
+  ASSIGN_OR_RETURN(std::vector<WarmupRun> runs,
+                   WarmupRequests(plan, loaded->inputs(), loaded->batched()));
   if (runs.empty()) {
     spdlog::warn("model '{}' version {}: no warm-up (no model_warmup and no input shapes to "
                  "generate one from); the first requests will be slower", c.name(), version);

@@ -26,6 +26,9 @@ class InferenceApi {
     DecodeLimits limits;
     // Not owned; null = no metrics and no GET /metrics.
     metrics::InferenceMetrics* metrics = nullptr;
+    // Readiness needs at least one ready model (off in explicit mode, where
+    // starting empty is normal).
+    bool ready_needs_a_model = true;
     // One access-log line per request ("access" logger).
     bool log_requests = false;
     // Requests slower than this are logged as warnings; 0 = never.

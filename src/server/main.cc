@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "backend/blas_threads.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
 #include "repository/model_repository.h"
@@ -166,7 +167,8 @@ int Run(int argc, char** argv) {
   if (flags.model_repository.empty()) flags.model_repository = DefaultRepository(argv[0]);
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
-  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s)", TorchBuildInfo(), cpus);
+  const std::string blas = ConfigureBlasThreads(cpus);
+  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s); {}", TorchBuildInfo(), cpus, blas);
 
   metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
   TorchScriptBackend backend;
@@ -196,6 +198,7 @@ int Run(int argc, char** argv) {
   api_options.limits.max_elements = flags.max_elements;
   api_options.default_model = flags.default_model;
   api_options.metrics = &metrics;
+  api_options.ready_needs_a_model = flags.model_control_mode != "explicit";
   api_options.log_requests = flags.log_requests;
   api_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
   if (api_options.default_model.empty()) {
@@ -280,6 +283,10 @@ int Run(int argc, char** argv) {
     }
   } else {
     (*repository)->LoadAll();
+  }
+  if ((*repository)->ListModels().empty()) {
+    spdlog::warn("the model repository {} holds no model directory (or is not readable); "
+                 "readiness stays false until a model loads", flags.model_repository);
   }
   spdlog::info("{}", (*repository)->AllReady() ? "all models ready" : "some models failed to load");
   std::unique_ptr<RepositoryPoller> poller;
