@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "backend/model_instance.h"
 #include "core/tensor_spec.h"
+#include "profiling/profile.h"
 
 namespace ptserve {
 
@@ -49,6 +50,16 @@ class LoadedModel {
   virtual const std::vector<std::string>& notes() const = 0;
   virtual absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
       const InstanceOptions& options) = 0;
+  // Profiles the model's next `request.executions` executions (any
+  // instance) operator by operator; `done` runs once, on another thread,
+  // when they are captured or at `request.timeout`. On error `done` never
+  // runs: AlreadyExists while a capture of this model is open,
+  // InvalidArgument for a bad request, Unimplemented where the backend
+  // cannot profile. Costs nothing until called.
+  virtual absl::Status Profile(const profiling::ProfileRequest& request,
+                               profiling::ProfileCallback done) {
+    return absl::UnimplementedError("this backend cannot profile its models");
+  }
 };
 
 class Backend {

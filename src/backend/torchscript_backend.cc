@@ -68,7 +68,9 @@ class TorchScriptInstance final : public ModelInstance {
 class TorchScriptModel final : public LoadedModel,
                                public std::enable_shared_from_this<TorchScriptModel> {
  public:
-  static absl::StatusOr<std::shared_ptr<TorchScriptModel>> Load(const BackendLoadRequest& request);
+  // `profiler` is not owned and outlives the model.
+  static absl::StatusOr<std::shared_ptr<TorchScriptModel>> Load(const BackendLoadRequest& request,
+                                                                profiling::Profiler* profiler);
 
   const std::vector<TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
@@ -82,6 +84,11 @@ class TorchScriptModel final : public LoadedModel,
     auto instance = std::make_unique<TorchScriptInstance>(shared_from_this(), options);
     instance->set_description(accelerated_.description);
     return std::unique_ptr<ModelInstance>(std::move(instance));
+  }
+
+  absl::Status Profile(const profiling::ProfileRequest& request,
+                       profiling::ProfileCallback done) override {
+    return profile_->Arm(request, std::move(done));
   }
 
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
@@ -106,12 +113,18 @@ class TorchScriptModel final : public LoadedModel,
   size_t num_arguments_ = 0;            // excluding self
   bool outputs_derived_ = false;        // no config: outputs named at first run
   std::vector<std::optional<int>> output_index_;  // OUTPUT__<n> -> n
+  bool batched_ = false;
+  std::unique_ptr<profiling::ProfileTarget> profile_;  // never null once loaded
 };
 
 absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
-    const BackendLoadRequest& request) {
+    const BackendLoadRequest& request, profiling::Profiler* profiler) {
   auto model = std::make_shared<TorchScriptModel>();
   model->name_ = request.model_name;
+  model->batched_ = request.batched;
+  model->profile_ = std::make_unique<profiling::ProfileTarget>(
+      profiler, absl::StrCat(request.model_name, ":",
+                             std::filesystem::path(request.version_dir).filename().string()));
   const std::string path =
       (std::filesystem::path(request.version_dir) / request.model_file).string();
   if (!std::filesystem::exists(path)) {
@@ -304,8 +317,16 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::Run(const std::vector<Tens
     ASSIGN_OR_RETURN(at::Tensor t, ToAten(inputs[i]));
     args[argument_of_input_[i]] = std::move(t);
   }
+  // Operator profiling on demand: one relaxed atomic load while off.
+  std::unique_ptr<profiling::Recording> recording;
+  if (profile_->armed()) {
+    recording = profile_->MaybeRecord(batched_ && !inputs.empty() && !inputs[0].shape().empty()
+                                          ? inputs[0].shape()[0]
+                                          : 0);
+  }
   auto result = CatchTorch(absl::StrCat("model '", name_, "' failed"),
                            [&] { return RunAccelerated(accelerated_, std::move(args)); });
+  recording.reset();  // the profile covers forward() only
   if (!result.ok()) return result.status();
   return CollectOutputs(*result);
 }
@@ -318,7 +339,7 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptInstance::Execute(const std::vect
 
 absl::StatusOr<std::shared_ptr<LoadedModel>> TorchScriptBackend::Load(
     const BackendLoadRequest& request) {
-  ASSIGN_OR_RETURN(auto model, TorchScriptModel::Load(request));
+  ASSIGN_OR_RETURN(auto model, TorchScriptModel::Load(request, &profiler_));
   return std::shared_ptr<LoadedModel>(std::move(model));
 }
 

@@ -12,6 +12,7 @@
 #define PTSERVE_BACKEND_TORCHSCRIPT_BACKEND_H_
 
 #include "backend/backend.h"
+#include "profiling/profiler.h"
 
 namespace ptserve {
 
@@ -19,6 +20,11 @@ class TorchScriptBackend final : public Backend {
  public:
   // Thread-safe: models may load concurrently.
   absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& request) override;
+
+ private:
+  // Finishes the models' operator profiles (LoadedModel::Profile); outlives
+  // them, as the backend outlives its models.
+  profiling::Profiler profiler_;
 };
 
 // Sets libtorch's process-wide inter-op pool size; call once at start-up,

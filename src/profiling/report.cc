@@ -108,7 +108,7 @@ ProfileReport BuildReport(int requested, bool timed_out, const std::string& proc
     const ExecutionTrace& execution = executions[i];
     threads.insert(execution.thread);
     out.push_back(',');
-    AppendCompleteEvent(&out, "forward", "execution", execution.thread,
+    AppendCompleteEvent(&out, "execution", "execution", execution.thread,
                         execution.start_us - base, execution.end_us - execution.start_us);
     out.append(",\"args\":{\"execution\":");
     AppendJsonUint(&out, i + 1);

@@ -38,6 +38,10 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   absl::StatusOr<uint64_t> Infer(InferenceRequest request, InferenceCallback done);
   // See Scheduler::Cancel.
   bool Cancel(uint64_t ticket) { return scheduler_->Cancel(ticket); }
+  // Operator profile of the next executions; see LoadedModel::Profile.
+  absl::Status Profile(const profiling::ProfileRequest& request, profiling::ProfileCallback done) {
+    return model_->Profile(request, std::move(done));
+  }
 
   const std::string& name() const { return name_; }
   int64_t version() const { return version_; }

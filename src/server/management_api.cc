@@ -2,7 +2,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 #include "protocol/json_writer.h"
 #include "server/http_status.h"
 #include "simdjson.h"
@@ -37,6 +40,116 @@ absl::StatusOr<std::optional<simdjson::dom::element>> ParseBody(simdjson::dom::p
     return absl::InvalidArgumentError("the request body is not a JSON object");
   }
   return std::optional<simdjson::dom::element>(doc);
+}
+
+// Profiles: ------------------------------------------------------------------
+
+constexpr int kDefaultProfileExecutions = 10;
+constexpr int kMaxProfileExecutions = 1000;
+constexpr int64_t kDefaultProfileTimeoutMs = 30000;
+constexpr int64_t kMaxProfileTimeoutMs = 600000;
+
+struct ProfileCall {
+  profiling::ProfileRequest request;
+  std::string version;  // "" = the newest ready one
+  bool trace_only = false;
+};
+
+// {"requests": n, "timeout_ms": ms, "version": "v" or n}, every key optional;
+// ?format=trace (or json).
+absl::StatusOr<ProfileCall> ParseProfileCall(simdjson::dom::parser& parser,
+                                             const HttpRequest& request) {
+  ProfileCall call;
+  call.request.executions = kDefaultProfileExecutions;
+  call.request.timeout = std::chrono::milliseconds(kDefaultProfileTimeoutMs);
+  for (std::string_view rest = request.query; !rest.empty();) {
+    const size_t amp = rest.find('&');
+    const std::string_view item = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (item == "format=trace") {
+      call.trace_only = true;
+    } else if (item != "format=json" && !item.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown query parameter '", Str(item), "' (valid: format=json|trace)"));
+    }
+  }
+  ASSIGN_OR_RETURN(auto body, ParseBody(parser, *request.body));
+  if (!body) return call;
+  simdjson::dom::object fields;
+  if (body->get(fields) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("the request body is not a JSON object");
+  }
+  for (auto [key, value] : fields) {
+    if (key == "requests") {
+      int64_t n;
+      if (value.get(n) != simdjson::SUCCESS || n < 1 || n > kMaxProfileExecutions) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "'requests' must be an integer from 1 to ", kMaxProfileExecutions));
+      }
+      call.request.executions = static_cast<int>(n);
+    } else if (key == "timeout_ms") {
+      int64_t ms;
+      if (value.get(ms) != simdjson::SUCCESS || ms < 1 || ms > kMaxProfileTimeoutMs) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "'timeout_ms' must be an integer from 1 to ", kMaxProfileTimeoutMs));
+      }
+      call.request.timeout = std::chrono::milliseconds(ms);
+    } else if (key == "version") {
+      std::string_view text;
+      int64_t number;
+      if (value.get(text) == simdjson::SUCCESS) {
+        call.version = Str(text);
+      } else if (value.get(number) == simdjson::SUCCESS) {
+        call.version = absl::StrCat(number);
+      } else {
+        return absl::InvalidArgumentError("'version' must be a string or an integer");
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown key '", Str(key), "' in the profile request (valid: requests, timeout_ms, "
+          "version)"));
+    }
+  }
+  return call;
+}
+
+std::string ProfileJson(const std::string& model, const std::string& version,
+                        const profiling::ProfileReport& report) {
+  std::string out = "{\"model\":";
+  AppendJsonString(&out, model);
+  out.append(",\"version\":");
+  AppendJsonString(&out, version);
+  out.append(",\"requested\":");
+  AppendJsonInt(&out, report.requested);
+  out.append(",\"executions\":");
+  AppendJsonInt(&out, report.executions);
+  out.append(",\"timed_out\":");
+  AppendJsonBool(&out, report.timed_out);
+  out.append(",\"total_us\":");
+  AppendJsonDouble(&out, std::round(report.total_us * 10) / 10);
+  out.append(",\"operator_us\":");
+  AppendJsonDouble(&out, std::round(report.operator_us * 10) / 10);
+  out.append(",\"operators\":[");
+  bool first = true;
+  for (const profiling::OperatorStats& op : report.operators) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"name\":");
+    AppendJsonString(&out, op.name);
+    out.append(",\"calls\":");
+    AppendJsonInt(&out, op.calls);
+    out.append(",\"self_us\":");
+    AppendJsonDouble(&out, std::round(op.self_us * 10) / 10);
+    out.append(",\"self_share\":");
+    AppendJsonDouble(&out, std::round(op.self_share * 1e4) / 1e4);
+    out.append(",\"total_us\":");
+    AppendJsonDouble(&out, std::round(op.total_us * 10) / 10);
+    out.push_back('}');
+  }
+  out.append("],\"trace\":");
+  out.append(report.trace_json);
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace
@@ -83,6 +196,8 @@ void ManagementApi::Register(http::Router& router) {
              [this](HttpRequest& q, std::shared_ptr<Responder> r) { Unload(q, std::move(r)); });
   router.Add("POST", "/v2/repository/models/{model}/routing",
              [this](HttpRequest& q, std::shared_ptr<Responder> r) { Routing(q, std::move(r)); });
+  router.Add("POST", "/v2/repository/models/{model}/profile",
+             [this](HttpRequest& q, std::shared_ptr<Responder> r) { Profile(q, std::move(r)); });
 }
 
 bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder) const {
@@ -263,6 +378,55 @@ void ManagementApi::Routing(HttpRequest& request, std::shared_ptr<Responder> res
   }
   out.append("]}");
   responder->Send({200, "application/json", {}, std::move(out)});
+}
+
+// Arms a capture on the version and returns: the answer is sent by the
+// callback, on the profiler's thread, when the executions are captured.
+void ManagementApi::Profile(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
+  absl::Status valid = ModelRepository::CheckModelName(name);
+  if (!valid.ok()) {
+    responder->Send(ErrorFor(valid));
+    return;
+  }
+  simdjson::dom::parser parser;
+  absl::StatusOr<ProfileCall> call = ParseProfileCall(parser, request);
+  if (!call.ok()) {
+    responder->Send(ErrorFor(call.status()));
+    return;
+  }
+  auto version = repository_->Get(name, call->version);
+  if (!version.ok()) {
+    responder->Send(ErrorFor(version.status()));
+    return;
+  }
+  const std::string version_string = (*version)->version_string();
+  const int requested = call->request.executions;
+  absl::Status armed = (*version)->Profile(
+      call->request, [responder, name, version_string, trace_only = call->trace_only](
+                         profiling::ProfileReport report) {
+        spdlog::info("model '{}' version {}: profiled {} of {} executions{}{}", name,
+                     version_string, report.executions, report.requested,
+                     report.operators.empty() ? "" : "; most self time: ",
+                     report.operators.empty() ? std::string()
+                                              : absl::StrCat(report.operators[0].name, " ",
+                                                             std::lround(report.operators[0]
+                                                                             .self_share *
+                                                                         100),
+                                                             "%"));
+        responder->Send({200, "application/json", {},
+                         trace_only ? std::move(report.trace_json)
+                                    : ProfileJson(name, version_string, report)});
+      });
+  if (!armed.ok()) {
+    responder->Send(armed.code() == absl::StatusCode::kAlreadyExists
+                        ? http::ErrorResponse(409, std::string(armed.message()))
+                        : ErrorFor(armed));
+    return;
+  }
+  spdlog::info("model '{}' version {}: profiling the next {} executions", name, version_string,
+               requested);
 }
 
 }  // namespace ptserve

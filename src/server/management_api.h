@@ -3,12 +3,18 @@
 //   POST /v2/repository/models/{m}/load       {"parameters": {"config": "<ModelConfig JSON>"}}?
 //   POST /v2/repository/models/{m}/unload
 //   POST /v2/repository/models/{m}/routing    {"weights": {"a": 1, "b": 3}}? -> variants + stats
+//   POST /v2/repository/models/{m}/profile[?format=trace]
+//        {"requests": 10, "timeout_ms": 30000, "version": "1"}?
+//        -> operator table by self time + Chrome trace of the next executions
+//        (docs/profiling.md)
 // Served on its own listener (loopback by default, see main.cc), and
 // guarded by a bearer token when one is configured: a call without
 // `Authorization: Bearer <token>` gets 401.
 //
 // Loading takes seconds (warm-up), so it runs on this API's own worker
 // thread, never on a network thread; the HTTP answer comes when it is done.
+// A profile answers from the backend's profiler thread once its executions
+// are captured (or at its timeout): it holds no thread while it waits.
 #ifndef PTSERVE_SERVER_MANAGEMENT_API_H_
 #define PTSERVE_SERVER_MANAGEMENT_API_H_
 
@@ -41,6 +47,7 @@ class ManagementApi {
   void Load(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Unload(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Routing(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void Profile(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void RunInBackground(std::function<void()> work);
 
   const Options options_;
