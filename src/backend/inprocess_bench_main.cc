@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/openmp_env.h"
 #include "backend/torchscript_backend.h"
 #include "core/data_type.h"
 
@@ -168,4 +169,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace ptserve
 
-int main(int argc, char** argv) { return ptserve::Run(argc, argv); }
+int main(int argc, char** argv) {
+  ptserve::EnsurePassiveOpenMpWait(argv);
+  return ptserve::Run(argc, argv);
+}

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/openmp_env.h"
 #include "backend/blas_threads.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
@@ -323,4 +324,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace ptserve
 
-int main(int argc, char** argv) { return ptserve::Run(argc, argv); }
+int main(int argc, char** argv) {
+  ptserve::EnsurePassiveOpenMpWait(argv);
+  return ptserve::Run(argc, argv);
+}
