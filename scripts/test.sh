@@ -26,6 +26,9 @@ bash scripts/check_monitoring.sh
 
 echo "== integration tests"
 PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
+echo "== performance regression (short suite against bench/regress/baseline.json)"
+/usr/bin/python3 bench/regress/regress.py --short --build "$BUILD"
+
 echo "== deploy: manifests, Dockerfiles, compose (offline checks)"
 if command -v kubectl >/dev/null && command -v npm >/dev/null; then
   bash scripts/k8s_validate.sh

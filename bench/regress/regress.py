@@ -34,13 +34,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(ROOT, "examples", "models")
 DEFAULT_BASELINE = os.path.join(ROOT, "bench", "regress", "baseline.json")
 DEFAULT_TOLERANCE = 0.25
+MIN_DERIVED_TOLERANCE, MAX_DERIVED_TOLERANCE = 0.4, 0.6
 
-# Per-example input dims (without the batch dim). The in-process reference needs them, and a
-# --model-override must keep the same interface.
+# The suite's models (examples/models/NAME; inputs, dims and types come from its config.pbtxt).
 MODELS = {
-    "mlp": {"shape": [784], "step_scale": 1.0},
-    "digits": {"shape": [64], "step_scale": 1.0},
-    "resnet18": {"shape": [3, 224, 224], "step_scale": 3.0},  # ~20 img/s here: longer steps
+    "mlp": {"step_scale": 1.0},
+    "digits": {"step_scale": 1.0},
+    "resnet18": {"step_scale": 3.0},  # ~25 img/s on one thread: longer steps
 }
 SUITES = {
     # step_s: measured seconds per server step (3 windows); inproc_s: seconds per batch size.
@@ -135,6 +135,36 @@ def suite_config(source_text, name, batching):
     return text
 
 
+def config_inputs(config_text):
+    """(input names, dims of the first input, its datatype without TYPE_) from a config."""
+    names, dims, dtype = [], None, "FP32"
+    for field, start, end in _top_level_fields(config_text):
+        if field != "input":
+            continue
+        body = re.sub(r"#[^\n]*", "", config_text[start:end])
+        names += re.findall(r'\bname\s*:\s*"([^"]+)"', body)
+        if dims is None:
+            m = re.search(r"\bdims\s*:\s*\[([^\]]*)\]", body)
+            dims = [int(x) for x in m.group(1).replace(",", " ").split()] if m else None
+            m = re.search(r"\bdata_type\s*:\s*TYPE_(\w+)", body)
+            dtype = m.group(1) if m else dtype
+    if not names or not dims:
+        raise SetupError("the model's config.pbtxt names no input with dims")
+    return names, dims, dtype
+
+
+def config_parameters(config_text):
+    """The config's `parameters` as KEY=VALUE, without the thread counts the suite fixes."""
+    out = []
+    for field, start, end in _top_level_fields(config_text):
+        if field == "parameters":
+            m = re.search(r'key\s*:\s*"([^"]+)".*string_value\s*:\s*"([^"]*)"',
+                          config_text[start:end], re.S)
+            if m and m.group(1) not in ("INTRA_OP_THREAD_COUNT", "INTER_OP_THREAD_COUNT"):
+                out.append(f"{m.group(1)}={m.group(2)}")
+    return out
+
+
 def max_batch_size(config_text):
     m = re.search(r"^\s*max_batch_size\s*:\s*(\d+)", config_text, re.M)
     return int(m.group(1)) if m else 0
@@ -194,8 +224,13 @@ class Server:
             self._log.close()
 
 
-def run_inprocess(binary, model_path, shape, batches, seconds):
-    cmd = [binary, "--model", model_path, "--shape", ",".join(map(str, shape)),
+def run_inprocess(binary, ref, batches, seconds):
+    """ptserve-inprocess-bench on the reference model, declared with its config's inputs so
+    ptserve's backend loads it as the server does (e.g. OPTIMIZE: frozen + optimised)."""
+    names, dims, dtype = ref["inputs"]
+    cmd = [binary, "--model", ref["path"], "--shape", ",".join(map(str, dims)),
+           "--dtype", dtype, "--input-names", ",".join(names),
+           *[a for kv in ref["params"] for a in ("--param", kv)],
            "--batch-sizes", ",".join(map(str, batches)), "--instances", "1",
            "--intra-op-threads", str(INTRA_OP_THREADS), "--seconds", str(seconds),
            "--warmup-seconds", str(max(0.2, seconds / 3))]
@@ -207,9 +242,14 @@ def run_inprocess(binary, model_path, shape, batches, seconds):
         line = line.strip()
         if line.startswith("{"):
             r = json.loads(line)
-            rows[int(r["batch"])] = float(r["rows_per_s"])
+            # Rows per second of one uncontended core: the batch over the median time per call.
+            # (The mean rate, rows_per_s, drops with every preemption on a shared machine; the
+            # median call of a short model is almost never preempted.)
+            rows[int(r["batch"])] = int(r["batch"]) * 1e6 / float(r["p50_us"]) if r["p50_us"] else 0.0
     if sorted(rows) != sorted(batches) or min(rows.values()) <= 0:
         raise SetupError(f"in-process bench gave no result for every batch size:\n{p.stdout}")
+    m = re.search(r"^serving: (.*)$", p.stderr, re.M)
+    ref["serving"] = m.group(1) if m else ""
     return rows
 
 
@@ -225,19 +265,32 @@ def reference_rate(inproc, batch):
     return batch / pts[0][1]
 
 
-def run_step(binary, port, name, concurrency, step_s, tmpdir):
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_step(binary, server, name, concurrency, step_s, tmpdir):
+    """One closed-loop step; adds "server_cpus": the CPUs the server process used on average
+    while the step ran (its CPU seconds / wall seconds)."""
+    port = server.port
     out = os.path.join(tmpdir, f"{name}_c{concurrency}.json")
     window_ms = max(100, int(step_s * 1000 / 3))
     cmd = [binary, "-u", f"127.0.0.1:{port}", "-m", name, "--binary",
            "--concurrency-range", str(concurrency), "-p", str(window_ms), "-r", "3",
            "--warmup-ms", str(WARMUP_MS), "--timeout-ms", "60000", "--json", out]
+    cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
+    cpu1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
     if not os.path.exists(out):
         raise SetupError(f"ptserve-bench failed (exit {p.returncode}): {' '.join(cmd)}\n"
                          f"{p.stderr[-2000:]}")
     with open(out) as f:
         step = json.load(f)["steps"][0]
     os.unlink(out)
+    step["server_cpus"] = (cpu1 - cpu0) / (t1 - t0)
     return step
 
 
@@ -250,43 +303,49 @@ def measure_model(ctx, model):
     concs = [c for c in suite["concurrency"]]
     top = max(1, min(ctx["max_batch"][model] or 1, max(concs)))
     batches = sorted({1} | {2 ** k for k in range(8) if 2 ** k <= top} | {top})
-    ref_path = ctx["reference"][model]
+    ref = ctx["reference"][model]
     inproc_s = suite["inproc_s"] * spec["step_scale"]
 
-    log(f"[{model}] in-process reference {os.path.relpath(ref_path, ROOT)} batches {batches}")
-    before = run_inprocess(ctx["inproc"], ref_path, spec["shape"], batches, inproc_s)
+    log(f"[{model}] in-process reference {os.path.relpath(ref['path'], ROOT)} batches {batches}")
+    # Three in-process passes (before, between and after the server steps); the median per
+    # batch size is the reference, so one pass disturbed by a neighbour does not move it.
+    passes = [run_inprocess(ctx["inproc"], ref, batches, inproc_s)]
     steps = {}
     for mode in ("off", "on"):
         for c in concs:
             log(f"[{model}] server batching {mode}, concurrency {c}")
-            steps[(mode, c)] = run_step(ctx["bench"], ctx["server"].port, f"{model}_{mode}", c,
+            steps[(mode, c)] = run_step(ctx["bench"], ctx["server"], f"{model}_{mode}", c,
                                         step_s, ctx["tmp"])
-    after = run_inprocess(ctx["inproc"], ref_path, spec["shape"], batches, inproc_s)
-    # Contention on a shared machine only ever slows a run down: the faster of the two passes
-    # is the better estimate of the reference.
-    inproc = {b: max(before[b], after[b]) for b in batches}
+        passes.append(run_inprocess(ctx["inproc"], ref, batches, inproc_s))
+    inproc = {b: statistics.median(p[b] for p in passes) for b in batches}
 
     metrics, raw = {}, []
     for (mode, c), s in steps.items():
         batch = float(s.get("server", {}).get("batch_size") or 1.0)
-        ref = reference_rate(inproc, batch)
-        eff = s["throughput"] / ref
+        ref_rate = reference_rate(inproc, batch)
+        eff = s["throughput"] / ref_rate
+        # Rows per CPU-second of the server process over rows per CPU-second in-process.
+        cpus = s["server_cpus"]
+        cpu_eff = s["throughput"] / cpus / ref_rate if cpus > 0 else 0.0
         metrics[f"efficiency/{model}/{mode}/c{c}"] = eff
+        metrics[f"cpu_efficiency/{model}/{mode}/c{c}"] = cpu_eff
         errors = int(s.get("errors", {}).get("total", 0))
         if errors:
             metrics[f"errors/{model}/{mode}/c{c}"] = errors
         raw.append({"model": model, "batching": mode, "concurrency": c,
                     "throughput": s["throughput"], "p50_us": s["latency_us"]["p50"],
                     "p99_us": s["latency_us"]["p99"], "batch_size": batch,
-                    "inprocess_rows_per_s": ref, "efficiency": eff, "errors": errors,
+                    "server_cpus": cpus, "inprocess_rows_per_s": ref_rate, "efficiency": eff,
+                    "cpu_efficiency": cpu_eff, "errors": errors,
                     "requests_ok": s.get("requests_ok")})
     for c in concs:
         if c > 1:
-            off = steps[("off", c)]["throughput"]
-            metrics[f"batching_gain/{model}/c{c}"] = (steps[("on", c)]["throughput"] / off
-                                                     if off > 0 else 0.0)
+            off, on = steps[("off", c)], steps[("on", c)]
+            metrics[f"batching_gain/{model}/c{c}"] = (on["throughput"] / off["throughput"]
+                                                     if off["throughput"] > 0 else 0.0)
     return {"metrics": metrics, "steps": raw,
-            "inprocess": {str(b): {"before": before[b], "after": after[b]} for b in batches}}
+            "inprocess": {str(b): [round(p[b], 1) for p in passes] for b in batches},
+            "reference_serving": ref.get("serving", "")}
 
 
 def setup(args, suite, tmp):
@@ -312,9 +371,13 @@ def setup(args, suite, tmp):
             if not os.path.isfile(os.path.join(d, "config.pbtxt")) or not version_dirs(d):
                 raise SetupError(f"{d}: no config.pbtxt or version directory "
                                  "(run scripts/examples.sh)")
-        reference[model] = os.path.join(ref_dir, version_dirs(ref_dir)[-1], "model.pt")
-        if not os.path.isfile(reference[model]):
-            raise SetupError(f"missing {reference[model]}: run scripts/examples.sh")
+        ref_path = os.path.join(ref_dir, version_dirs(ref_dir)[-1], "model.pt")
+        if not os.path.isfile(ref_path):
+            raise SetupError(f"missing {ref_path}: run scripts/examples.sh")
+        with open(os.path.join(ref_dir, "config.pbtxt")) as f:
+            text = f.read()
+        reference[model] = {"path": ref_path, "inputs": config_inputs(text),
+                            "params": config_parameters(text)}
         with open(os.path.join(src_dir, "config.pbtxt")) as f:
             text = f.read()
         max_batch[model] = max_batch_size(text)
@@ -367,22 +430,23 @@ def compare(metrics, baseline, cli_tolerance):
 
 
 def print_steps(steps):
-    print(f"{'model':<9}{'batching':>9}{'conc':>6}{'rows/s':>10}{'p50 us':>9}{'p99 us':>9}"
-          f"{'batch':>7}{'in-proc rows/s':>16}{'efficiency':>12}{'errors':>8}")
+    print(f"{'model':<9}{'batching':>9}{'conc':>5}{'rows/s':>9}{'p50 us':>8}{'p99 us':>8}"
+          f"{'batch':>7}{'srv CPUs':>9}{'in-proc rows/s':>15}{'eff':>7}{'cpu eff':>8}{'errors':>7}")
     for s in steps:
-        print(f"{s['model']:<9}{s['batching']:>9}{s['concurrency']:>6}{s['throughput']:>10.0f}"
-              f"{s['p50_us']:>9.0f}{s['p99_us']:>9.0f}{s['batch_size']:>7.2f}"
-              f"{s['inprocess_rows_per_s']:>16.0f}{s['efficiency']:>12.3f}{s['errors']:>8}")
+        print(f"{s['model']:<9}{s['batching']:>9}{s['concurrency']:>5}{s['throughput']:>9.0f}"
+              f"{s['p50_us']:>8.0f}{s['p99_us']:>8.0f}{s['batch_size']:>7.2f}"
+              f"{s['server_cpus']:>9.2f}{s['inprocess_rows_per_s']:>15.0f}"
+              f"{s['efficiency']:>7.3f}{s['cpu_efficiency']:>8.3f}{s['errors']:>7}")
 
 
 def print_table(rows):
-    print(f"{'metric':<28}{'baseline':>10}{'measured':>10}{'ratio':>8}{'floor':>8}  status")
+    print(f"{'metric':<32}{'baseline':>10}{'measured':>10}{'ratio':>8}{'floor':>8}  status")
     for r in rows:
         b = "-" if r["baseline"] is None else f"{r['baseline']:.3f}"
         m = f"{r['measured']:.3f}" if isinstance(r["measured"], float) else str(r["measured"])
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
         floor = "-" if r["baseline"] is None else f"{1 - r['tolerance']:.2f}"
-        print(f"{r['metric']:<28}{b:>10}{m:>10}{ratio:>8}{floor:>8}  {r['status']}")
+        print(f"{r['metric']:<32}{b:>10}{m:>10}{ratio:>8}{floor:>8}  {r['status']}")
 
 
 def machine():
@@ -409,16 +473,49 @@ def git_commit():
         return ""
 
 
-def write_baseline(path, metrics, old, suite_name, argv):
+def derived_tolerance(values):
+    """Tolerance for a metric from repeated measurements: twice the worst observed shortfall
+    below the median, at least MIN_DERIVED_TOLERANCE and at most MAX_DERIVED_TOLERANCE, rounded
+    up to 0.05."""
+    med = statistics.median(values)
+    shortfall = 1 - min(values) / med if med > 0 else 1
+    tol = min(max(2 * shortfall, MIN_DERIVED_TOLERANCE), MAX_DERIVED_TOLERANCE)
+    return round(-(-tol // 0.05) * 0.05, 2)
+
+
+def write_baseline(path, metrics, samples, old, suite_name, argv):
+    """Writes the measured metrics (the medians when repeated) into the baseline file, keeping
+    metrics of other suites; with 3 or more repeats each metric also gets a tolerance derived
+    from its spread."""
     data = dict(old or {})
     merged = dict(data.get("metrics", {}))
-    merged.update({k: round(v, 4) for k, v in metrics.items() if not k.startswith("errors/")})
-    data.setdefault("comment", "Baseline ratios for bench/regress/regress.py; see its README.")
+    tolerances = dict(data.get("tolerances", {}))
+    for k, v in metrics.items():
+        if k.startswith("errors/"):
+            continue
+        merged[k] = round(v, 4)
+        if len(samples.get(k, [])) >= 3:
+            tolerances[k] = derived_tolerance(samples[k])
+        else:  # spread unknown: the loosest tolerance
+            tolerances[k] = MAX_DERIVED_TOLERANCE
+    data.setdefault("comment", "Baseline ratios for bench/regress/regress.py; see "
+                    "bench/regress/README.md. Regenerate: bench/regress/regress.py "
+                    "[--short] --update-baseline --repeat 5")
     data.setdefault("tolerance", DEFAULT_TOLERANCE)
-    data["produced_by"] = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                           "suite": suite_name, "command": " ".join(argv),
-                           "commit": git_commit(), "machine": machine()}
+    produced = dict(data.get("produced_by", {}))
+    produced[suite_name] = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                            "command": " ".join(argv), "commit": git_commit(),
+                            "machine": machine(),
+                            "samples": {k: [round(x, 4) for x in v]
+                                        for k, v in sorted(samples.items())}}
+    if "date" in produced:   # the single-suite layout of an older file
+        old_entry = {k: produced.pop(k) for k in list(produced) if k not in SUITES}
+        produced.setdefault(old_entry.get("suite", "full"), old_entry)
+    data["produced_by"] = dict(sorted(produced.items()))
     data["metrics"] = dict(sorted(merged.items()))
+    data["tolerances"] = dict(sorted(tolerances.items()))
+    order = ["comment", "tolerance", "tolerances", "metrics", "produced_by"]
+    data = {k: data[k] for k in order + sorted(set(data) - set(order)) if k in data}
     with open(path, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
@@ -432,7 +529,7 @@ def measure(args, suite):
         ctx = setup(args, suite, tmp)
         for name, d in ctx["overrides"].items():
             log(f"override: suite model '{name}' served from {d} "
-                f"(in-process reference stays {os.path.relpath(ctx['reference'][name], ROOT)})")
+                f"(in-process reference stays {os.path.relpath(ctx['reference'][name]['path'], ROOT)})")
         log("starting ptserve")
         ctx["server"].start()
         try:
@@ -526,17 +623,30 @@ def main(argv):
                       "machine": machine(), "commit": git_commit(),
                       "overrides": ctx["overrides"], "metrics": metrics, "steps": steps,
                       "inprocess": {m: [r["inprocess"] for r in rs] for m, rs in runs.items()},
+                      "reference_serving": {m: rs[0]["reference_serving"]
+                                            for m, rs in runs.items()},
                       "settings": {"intra_op_threads": INTRA_OP_THREADS,
                                    "queue_delay_us": QUEUE_DELAY_US, **suite}}
     except SetupError as e:
         log(f"regress: setup error: {e}")
+        return 2
+    except Exception:  # a crash is not a regression: exit 2, not Python's 1
+        import traceback
+        traceback.print_exc()
+        log("regress: internal error")
         return 2
 
     if steps:
         print_steps(steps)
         print()
     if args.update_baseline:
-        write_baseline(args.baseline, metrics, baseline, suite_name, argv)
+        samples = {}
+        if not args.compare:
+            for results in runs.values():
+                for r in results:
+                    for k, v in r["metrics"].items():
+                        samples.setdefault(k, []).append(v)
+        write_baseline(args.baseline, metrics, samples, baseline, suite_name, argv)
         print(f"baseline written: {args.baseline}")
         rows = compare(metrics, None, args.tolerance)
         print_table(rows)
