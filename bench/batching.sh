@@ -3,7 +3,11 @@
 # concurrency 1, 8, 64, 256 for the MLP and ResNet-18 (KServe v2 binary), and
 # ResNet-18's physical limit: in-process images/s at its best batch size and
 # thread split, through ptserve's own backend.
-# Usage: bench/batching.sh [seconds-per-window]   (results in out/bench-batching/)
+# The in-process reference loads the model the way the server does (inputs declared, so the
+# default OPTIMIZE applies to both).
+# Usage: [DELAY_US=0] bench/batching.sh [seconds-per-window]   (results in out/bench-batching/)
+# DELAY_US is max_queue_delay_microseconds of the batching-on runs (0: a free instance takes
+# whatever queued while it was busy, so batching costs nothing at low load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${PTSERVE_BUILD_DIR:-build}
@@ -20,7 +24,7 @@ echo "== ResNet-18 in-process (images/s by batch size and thread split)"
 for split in "1 $CPUS" "$CPUS 1"; do
   set -- $split
   "$BUILD/src/backend/ptserve-inprocess-bench" --model examples/models/resnet18/1/model.pt \
-    --shape 3,224,224 --batch-sizes 1,4,8,16,32 --instances "$1" --intra-op-threads "$2" \
+    --shape 3,224,224 --input-names INPUT__0 --batch-sizes 1,4,8,16,32 --instances "$1" --intra-op-threads "$2" \
     --seconds 3 --warmup-seconds 1 | tee -a "$OUT/inprocess.jsonl"
 done
 BEST=$(/usr/bin/python3 -c "
@@ -41,7 +45,7 @@ instance_group [ { count: $inst kind: KIND_CPU } ]
 parameters { key: "INTRA_OP_THREAD_COUNT" value { string_value: "$intra" } }
 CFG
   if [ "$on" = on ]; then
-    echo "dynamic_batching { max_queue_delay_microseconds: ${DELAY_US:-2000} }" >> "$dir/config.pbtxt"
+    echo "dynamic_batching { max_queue_delay_microseconds: ${DELAY_US:-0} }" >> "$dir/config.pbtxt"
   fi
 }
 
