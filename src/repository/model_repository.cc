@@ -1,5 +1,7 @@
 #include "repository/model_repository.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -361,6 +363,17 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   return loaded;
 }
 
+// Drops the repository's handles on retired versions. A version still
+// serving requests lives on until its last request lets go; one that is
+// free now is destroyed here, and the heap it used is handed back to the
+// system (glibc keeps freed model weights in its arenas otherwise, so
+// resident memory would grow with every reload).
+void ReleaseRetired(std::map<int64_t, std::shared_ptr<ModelVersion>>& retired) {
+  if (retired.empty()) return;
+  retired.clear();
+  malloc_trim(0);
+}
+
 }  // namespace
 
 ModelRepository::ModelRepository(Options options) : options_(std::move(options)) {
@@ -479,7 +492,7 @@ absl::Status ModelRepository::Load(const std::string& name,
   if (!result.ok()) {
     spdlog::error("model '{}' failed to load: {}", name, std::string(result.message()));
   }
-  // `retired` versions drain as their last in-flight request lets go.
+  ReleaseRetired(retired);
   return result;
 }
 
@@ -502,6 +515,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
   for (const auto& [v, old] : retired) {
     options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
   }
+  ReleaseRetired(retired);
   spdlog::info("model '{}' unloaded", name);
   return absl::OkStatus();
 }

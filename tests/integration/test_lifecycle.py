@@ -143,3 +143,31 @@ def test_readiness_turns_false_at_once_on_sigterm():
     assert s.request("POST", "/predict/mlp", '{"data": [' + ",".join(["0.1"] * 784) + "]}")[0] == 200
     assert s.proc.wait(30) == 0
     s.stop()
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_memory_returns_to_baseline_after_unload():
+    """Load and unload ResNet-18 (45 MB of weights) repeatedly: resident memory after each
+    unload stays near the first one's, instead of growing by a model per cycle."""
+    repo = make_repository(["mlp", "resnet18"])
+    with Server(repository=repo, args=["--model-control-mode", "explicit", "--load-model", "mlp"]) as s:
+        after_unload = []
+        loaded = []
+        for _ in range(4):
+            assert s.manage("/v2/repository/models/resnet18/load")[0] == 200
+            loaded.append(rss_mb(s.proc.pid))
+            assert s.manage("/v2/repository/models/resnet18/unload")[0] == 200
+            time.sleep(0.5)
+            after_unload.append(rss_mb(s.proc.pid))
+        print("RSS after load (MB):", [round(x) for x in loaded],
+              "after unload:", [round(x) for x in after_unload])
+        # Each load adds well over 45 MB; four cycles without release would add > 180 MB.
+        assert after_unload[-1] - after_unload[0] < 40, (loaded, after_unload)
+        assert min(loaded) - after_unload[0] > 30, (loaded, after_unload)
