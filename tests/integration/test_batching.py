@@ -170,14 +170,39 @@ def test_full_queue_rejects_with_retry_after(slow_server):
             assert "full" in out["error"]
 
 
+def queue_depth(server, model):
+    _, _, data = server.request("GET", "/metrics")
+    for line in data.decode().splitlines():
+        if line.startswith("ptserve_inference_queue_depth{") and f'model="{model}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_queue_timeout_fires(slow_server):
-    blockers = [threading.Thread(target=infer, args=(slow_server, "resnet18", image(i))) for i in range(2)]
+    # Two blockers: one runs, one waits; then a request with a 1 ms queue timeout must wait
+    # behind the waiting one (a whole ResNet-18 run) and time out in the queue.
+    bodies = [json.dumps({"inputs": image(i)}) for i in range(2)]
+    # The timed request goes as binary tensors, so that it is decoded and queued within about
+    # a millisecond of seeing the queue non-empty.
+    raw = np.random.default_rng(9).random(3 * 224 * 224, dtype=np.float32).tobytes()
+    head = json.dumps({"inputs": [{"name": "INPUT__0", "datatype": "FP32", "shape": [1, 3, 224, 224],
+                                   "parameters": {"binary_data_size": len(raw)}}],
+                       "parameters": {"timeout": 1000}}).encode()
+    conn = slow_server.connection()
+    conn.connect()
+    blockers = [threading.Thread(target=slow_server.request,
+                                 args=("POST", "/v2/models/resnet18/infer", b)) for b in bodies]
     for b in blockers:
         b.start()
-    time.sleep(0.05)
+    deadline = time.time() + 10
+    while queue_depth(slow_server, "resnet18") < 1 and time.time() < deadline:
+        time.sleep(0.001)
     start = time.time()
-    status, hdrs, out = infer(slow_server, "resnet18", image(9), params={"timeout": 1000})
+    status, hdrs, data = slow_server.request(
+        "POST", "/v2/models/resnet18/infer", head + raw,
+        {"Inference-Header-Content-Length": str(len(head))}, conn=conn)
     elapsed = time.time() - start
+    out = json.loads(data)
     for b in blockers:
         b.join()
     assert status == 504, out
