@@ -89,8 +89,13 @@ TEST(RunnerTest, ClassifiesHttpErrors) {
   auto r = runner->RunStep(StepConfig::Closed(2));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->stats.Completed(), 300u);
-  EXPECT_EQ(r->stats.errors.http_status.at(503), 100u);
-  EXPECT_EQ(r->stats.ok, 200u);
+  // Every third request the server sees is a 503; warm-up requests share the server's
+  // counter and two connections interleave at the edges of the measured window, so the
+  // measured 300 hold 100 of them give or take two.
+  const uint64_t unavailable = r->stats.errors.http_status.at(503);
+  EXPECT_GE(unavailable, 98u);
+  EXPECT_LE(unavailable, 102u);
+  EXPECT_EQ(r->stats.ok + unavailable, 300u);
 }
 
 TEST(RunnerTest, ClassifiesClosedConnections) {
