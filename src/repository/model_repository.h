@@ -85,6 +85,8 @@ class ModelRepository {
 
   // True when every model that was asked to load is ready.
   bool AllReady() const;
+  // True when at least one model (or router) is serving. No disk access.
+  bool AnyReady() const;
 
   // Drains and drops every model (shutdown).
   void UnloadAll();

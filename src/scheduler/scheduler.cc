@@ -87,7 +87,7 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
                                                  " requests waiting)"));
     }
     ticket = next_ticket_++;
-    Item item{ticket, next_sequence_++, std::move(request), 1, now, std::nullopt, false};
+    Item item{ticket, next_sequence_++, std::move(request), 1, now, std::nullopt};
     if (batching) item.rows = ItemRows(item.request.inputs);
     if (timeout_us > 0) {
       item.deadline = now + std::chrono::microseconds(timeout_us);
@@ -293,8 +293,7 @@ void Scheduler::TimerLoop() {
     }
     if (options_.timeout_delays) {
       for (Item& item : expired) {
-        item.delayed = true;
-        item.deadline.reset();
+        item.deadline.reset();  // the last queue: after everything within its deadline
         queues_.back().push_back(std::move(item));
       }
       expired.clear();

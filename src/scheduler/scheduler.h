@@ -131,7 +131,6 @@ class Scheduler {
     int64_t rows;
     SteadyTime enqueued;
     std::optional<SteadyTime> deadline;
-    bool delayed = false;  // past deadline with timeout_action DELAY
   };
 
   Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances);

@@ -250,7 +250,7 @@ void InferenceApi::Register(http::Router& router) {
       r->Send(http::ErrorResponse(503, "shutting down"));
     } else if (!repository_->AllReady()) {
       r->Send(http::ErrorResponse(503, "not every model is ready; see POST /v2/repository/index"));
-    } else if (options_.ready_needs_a_model && repository_->Index(/*ready_only=*/true).empty()) {
+    } else if (options_.ready_needs_a_model && !repository_->AnyReady()) {
       r->Send(http::ErrorResponse(503, "no model is loaded: is the model repository empty or "
                                        "unreadable?"));
     } else {

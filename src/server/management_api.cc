@@ -216,6 +216,17 @@ bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder)
   return false;
 }
 
+std::optional<std::string> ManagementApi::AuthorizedModel(const HttpRequest& request,
+                                                          Responder& responder) const {
+  if (!Authorized(request, responder)) return std::nullopt;
+  std::string name = Str(request.Param("model"));
+  if (absl::Status valid = ModelRepository::CheckModelName(name); !valid.ok()) {
+    responder.Send(ErrorFor(valid));
+    return std::nullopt;
+  }
+  return name;
+}
+
 void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> responder) {
   if (!Authorized(request, *responder)) return;
   simdjson::dom::parser parser;
@@ -251,13 +262,9 @@ void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> respo
 }
 
 void ManagementApi::Load(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  if (!Authorized(request, *responder)) return;
-  const std::string name = Str(request.Param("model"));
-  absl::Status valid = ModelRepository::CheckModelName(name);
-  if (!valid.ok()) {
-    responder->Send(ErrorFor(valid));
-    return;
-  }
+  const std::optional<std::string> model = AuthorizedModel(request, *responder);
+  if (!model) return;
+  const std::string& name = *model;
   std::optional<config::ModelConfig> override_config;
   simdjson::dom::parser parser;
   auto body = ParseBody(parser, *request.body);
@@ -383,13 +390,9 @@ void ManagementApi::Routing(HttpRequest& request, std::shared_ptr<Responder> res
 // Arms a capture on the version and returns: the answer is sent by the
 // callback, on the profiler's thread, when the executions are captured.
 void ManagementApi::Profile(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  if (!Authorized(request, *responder)) return;
-  const std::string name = Str(request.Param("model"));
-  absl::Status valid = ModelRepository::CheckModelName(name);
-  if (!valid.ok()) {
-    responder->Send(ErrorFor(valid));
-    return;
-  }
+  const std::optional<std::string> model = AuthorizedModel(request, *responder);
+  if (!model) return;
+  const std::string& name = *model;
   simdjson::dom::parser parser;
   absl::StatusOr<ProfileCall> call = ParseProfileCall(parser, request);
   if (!call.ok()) {

@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,6 +44,10 @@ class ManagementApi {
 
  private:
   bool Authorized(const http::HttpRequest& request, http::Responder& responder) const;
+  // Authorizes the call and checks its {model} (one plain path component);
+  // nullopt when an error was already answered.
+  std::optional<std::string> AuthorizedModel(const http::HttpRequest& request,
+                                             http::Responder& responder) const;
   void Index(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Load(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Unload(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
