@@ -1,7 +1,5 @@
 #include "repository/model_repository.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -348,7 +346,7 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
       options.metrics->ForModel(c.name(), std::to_string(version));
   sched.metrics = model_metrics.get();
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
-  auto loaded = std::make_shared<ModelVersion>(c.name(), version, c, model, std::move(scheduler),
+  auto loaded = ModelVersion::Create(c.name(), version, c, model, std::move(scheduler),
                                                std::move(model_metrics), *options.metrics);
   ASSIGN_OR_RETURN(std::vector<WarmupRun> runs,
                    WarmupRequests(plan, loaded->inputs(), loaded->batched()));
@@ -365,13 +363,9 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
 
 // Drops the repository's handles on retired versions. A version still
 // serving requests lives on until its last request lets go; one that is
-// free now is destroyed here, and the heap it used is handed back to the
-// system (glibc keeps freed model weights in its arenas otherwise). Memory
-// still creeps up over some load/unload cycles (cause not found yet).
+// free now is destroyed here (see ModelVersion on what that frees).
 void ReleaseRetired(std::map<int64_t, std::shared_ptr<ModelVersion>>& retired) {
-  if (retired.empty()) return;
   retired.clear();
-  malloc_trim(0);
 }
 
 }  // namespace
@@ -389,7 +383,10 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Create(Options
   return std::unique_ptr<ModelRepository>(new ModelRepository(std::move(options)));
 }
 
-ModelRepository::~ModelRepository() { UnloadAll(); }
+ModelRepository::~ModelRepository() {
+  UnloadAll();
+  ModelVersion::WaitForDeferredDestruction();
+}
 
 absl::Status ModelRepository::CheckModelName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name[0] == '.' ||

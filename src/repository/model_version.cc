@@ -1,7 +1,14 @@
 #include "repository/model_version.h"
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/heap.h"
 
 namespace ptserve {
 namespace {
@@ -12,7 +19,86 @@ std::string Names(const std::vector<TensorSpec>& specs) {
   return absl::StrJoin(names, ", ");
 }
 
+// One thread that destroys the versions dropped on their own scheduler threads.
+class DeferredDestroyer {
+ public:
+  static DeferredDestroyer& Get() {
+    static DeferredDestroyer destroyer;
+    return destroyer;
+  }
+
+  void Destroy(std::function<void()> destroy) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    pending_.push_back(std::move(destroy));
+    cv_.notify_all();
+  }
+
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [this] { return pending_.empty() && !busy_; });
+  }
+
+  ~DeferredDestroyer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, nothing left
+      std::function<void()> destroy = std::move(pending_.front());
+      pending_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      destroy();
+      lock.lock();
+      busy_ = false;
+      idle_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::function<void()>> pending_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
+
+std::shared_ptr<ModelVersion> ModelVersion::Create(
+    std::string name, int64_t version, config::ModelConfig config,
+    std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
+    std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry) {
+  return std::shared_ptr<ModelVersion>(
+      new ModelVersion(std::move(name), version, std::move(config), std::move(model),
+                       std::move(scheduler), std::move(metrics), registry),
+      &ModelVersion::Destroy);
+}
+
+void ModelVersion::Destroy(ModelVersion* version) {
+  auto destroy = [version] {
+    delete version;
+    ReleaseFreedHeapMemory();
+  };
+  if (version->scheduler_->OnSchedulerThread()) {
+    DeferredDestroyer::Get().Destroy(destroy);
+  } else {
+    destroy();
+  }
+}
+
+void ModelVersion::WaitForDeferredDestruction() { DeferredDestroyer::Get().WaitIdle(); }
 
 ModelVersion::ModelVersion(std::string name, int64_t version, config::ModelConfig config,
                            std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,

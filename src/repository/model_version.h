@@ -4,7 +4,11 @@
 //
 // Held by std::shared_ptr: a request in flight keeps its version alive
 // (TF Serving's ServableHandle), so the repository may drop a version while
-// requests on it finish.
+// requests on it finish. Whoever drops the last reference destroys it: that
+// drains its scheduler and hands the freed heap back to the system; when
+// that is one of the version's own scheduler threads (the callback of its
+// last request), the destruction moves to a helper thread, since a
+// scheduler cannot join the thread it runs on.
 //
 // Thread-safe.
 #ifndef PTSERVE_REPOSITORY_MODEL_VERSION_H_
@@ -27,10 +31,17 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
  public:
   // `metrics` is the handle the scheduler records executions on; the
   // version registers its queue gauges with `registry` (may be disabled).
-  ModelVersion(std::string name, int64_t version, config::ModelConfig config,
-               std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
-               std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry);
+  static std::shared_ptr<ModelVersion> Create(std::string name, int64_t version,
+                                              config::ModelConfig config,
+                                              std::shared_ptr<LoadedModel> model,
+                                              std::unique_ptr<Scheduler> scheduler,
+                                              std::shared_ptr<metrics::ModelMetrics> metrics,
+                                              metrics::InferenceMetrics& registry);
   ~ModelVersion();
+
+  // Blocks until every version whose destruction was moved to the helper
+  // thread is gone (for tests and shutdown).
+  static void WaitForDeferredDestruction();
 
   // Queues `request`; `done` runs exactly once, later, unless this returns an
   // error (then it never runs): InvalidArgument for a request that does not
@@ -55,6 +66,11 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   const std::shared_ptr<metrics::ModelMetrics>& metrics() const { return metrics_; }
 
  private:
+  ModelVersion(std::string name, int64_t version, config::ModelConfig config,
+               std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
+               std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry);
+  static void Destroy(ModelVersion* version);
+
   const std::string name_;
   const int64_t version_;
   const std::string version_string_;

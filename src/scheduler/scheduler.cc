@@ -31,6 +31,13 @@ Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<Model
     workers_.emplace_back([this, i = instance.get()] { WorkerLoop(i); });
   }
   timer_ = std::thread([this] { TimerLoop(); });
+  for (const std::thread& worker : workers_) thread_ids_.push_back(worker.get_id());
+  thread_ids_.push_back(timer_.get_id());
+}
+
+bool Scheduler::OnSchedulerThread() const {
+  const std::thread::id me = std::this_thread::get_id();
+  return std::find(thread_ids_.begin(), thread_ids_.end(), me) != thread_ids_.end();
 }
 
 Scheduler::~Scheduler() { Drain(); }
@@ -211,6 +218,9 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
       lock.unlock();
       if (more) work_cv_.notify_one();
       RunBatch(instance, batch);
+      // Destroy the finished requests (their callbacks and whatever those
+      // hold) outside the lock.
+      batch.clear();
       lock.lock();
       in_flight_ -= batch.size();
       continue;
@@ -314,6 +324,7 @@ void Scheduler::TimerLoop() {
                    options_.name, "' (timeout ", timeout_us, " us)")),
                timing);
       }
+      expired.clear();  // outside the lock, like the workers' batches
       lock.lock();
       continue;
     }

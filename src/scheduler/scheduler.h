@@ -117,8 +117,14 @@ class Scheduler {
   bool Cancel(uint64_t ticket);
 
   // Stops accepting, runs everything already queued, joins the threads.
-  // Idempotent.
+  // Idempotent. Must not run on one of this scheduler's own threads (it
+  // would join itself): whoever may drop its owner from a `done` callback
+  // checks OnSchedulerThread() first.
   void Drain();
+
+  // True on this scheduler's worker and timer threads, where `done`
+  // callbacks run.
+  bool OnSchedulerThread() const;
 
   SchedulerStats Stats() const;
   const SchedulerOptions& options() const { return options_; }
@@ -169,6 +175,7 @@ class Scheduler {
 
   std::vector<std::thread> workers_;
   std::thread timer_;
+  std::vector<std::thread::id> thread_ids_;  // set in the constructor, then read-only
   std::once_flag drain_once_;
 };
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/heap.h"
 #include "core/openmp_env.h"
 #include "backend/blas_threads.h"
 #include "backend/torchscript_backend.h"
@@ -169,7 +170,8 @@ int Run(int argc, char** argv) {
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
   const std::string blas = ConfigureBlasThreads(cpus);
-  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s); {}", TorchBuildInfo(), cpus, blas);
+  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(), cpus, blas,
+               HeapAllocatorName());
 
   metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
   TorchScriptBackend backend;
