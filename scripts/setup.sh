@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   g++ cmake ninja-build pkg-config
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libjemalloc-dev
   libboost-dev libsimdjson-dev libprotobuf-dev protobuf-compiler libcli11-dev libabsl-dev
   libspdlog-dev libgtest-dev libgmock-dev
   # example models, tests, benchmarks

@@ -23,12 +23,24 @@ MallctlFn Mallctl() {
 
 std::string HeapAllocatorName() {
   if (MallctlFn mallctl = Mallctl()) {
+    std::string name = "jemalloc";
     const char* version = nullptr;
     size_t size = sizeof(version);
     if (mallctl("version", &version, &size, nullptr, 0) == 0 && version != nullptr) {
-      return std::string("jemalloc ") + version;
+      name = name + " " + version;
     }
-    return "jemalloc";
+    size_t oversize = 0;
+    size = sizeof(oversize);
+    if (mallctl("opt.oversize_threshold", &oversize, &size, nullptr, 0) == 0) {
+      name += " (oversize_threshold " + std::to_string(oversize);
+      bool background = false;
+      size = sizeof(background);
+      if (mallctl("opt.background_thread", &background, &size, nullptr, 0) == 0) {
+        name += background ? ", background_thread" : "";
+      }
+      name += ")";
+    }
+    return name;
   }
 #ifdef __GLIBC__
   return "glibc malloc";

@@ -29,7 +29,6 @@ class DeferredDestroyer {
 
   void Destroy(std::function<void()> destroy) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     pending_.push_back(std::move(destroy));
     cv_.notify_all();
   }
@@ -38,6 +37,8 @@ class DeferredDestroyer {
     std::unique_lock<std::mutex> lock(mu_);
     idle_cv_.wait(lock, [this] { return pending_.empty() && !busy_; });
   }
+
+  DeferredDestroyer() : thread_([this] { Loop(); }) {}
 
   ~DeferredDestroyer() {
     {
@@ -71,7 +72,7 @@ class DeferredDestroyer {
   std::deque<std::function<void()>> pending_;
   bool busy_ = false;
   bool stop_ = false;
-  std::thread thread_;
+  std::thread thread_;  // last: starts once the members it uses exist
 };
 
 }  // namespace
@@ -80,6 +81,7 @@ std::shared_ptr<ModelVersion> ModelVersion::Create(
     std::string name, int64_t version, config::ModelConfig config,
     std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
     std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry) {
+  DeferredDestroyer::Get();  // started before it is needed, not on a worker thread
   return std::shared_ptr<ModelVersion>(
       new ModelVersion(std::move(name), version, std::move(config), std::move(model),
                        std::move(scheduler), std::move(metrics), registry),
