@@ -218,11 +218,12 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
       lock.unlock();
       if (more) work_cv_.notify_one();
       RunBatch(instance, batch);
+      const size_t finished = batch.size();
       // Destroy the finished requests (their callbacks and whatever those
       // hold) outside the lock.
       batch.clear();
       lock.lock();
-      in_flight_ -= batch.size();
+      in_flight_ -= finished;
       continue;
     }
     if (stopping_ && queued_ == 0) break;

@@ -140,6 +140,10 @@ TEST(SchedulerTest, BatchedOutputsEqualAloneOutputs) {
   s->Drain();
   EXPECT_GT(max_seen, 1) << "requests were never merged";
   for (int64_t b : raw[0]->batch_sizes) EXPECT_LE(b, 8);
+  const SchedulerStats stats = s->Stats();
+  EXPECT_EQ(stats.in_flight, 0u);
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_EQ(stats.requests_ok, 8u);
 }
 
 TEST(SchedulerTest, FullBatchGoesWithoutWaitingForTheDelay) {
