@@ -5,13 +5,16 @@
 # thread split, through ptserve's own backend.
 # The in-process reference loads the model the way the server does (inputs declared, so the
 # default OPTIMIZE applies to both).
-# Usage: [DELAY_US=0] bench/batching.sh [seconds-per-window]   (results in out/bench-batching/)
+# Usage: [DELAY_US=0] [RESNET_SECS=15] bench/batching.sh [seconds-per-window]
+#        (results in out/bench-batching/)
 # DELAY_US is max_queue_delay_microseconds of the batching-on runs (0: a free instance takes
 # whatever queued while it was busy, so batching costs nothing at low load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${PTSERVE_BUILD_DIR:-build}
 SECS=${1:-2}
+# ResNet-18 runs a batch of 32 in ~0.5 s: shorter windows count too few batches.
+RESNET_SECS=${RESNET_SECS:-15}
 OUT=out/bench-batching
 mkdir -p "$OUT"
 BENCH="$BUILD/bench/ptserve-bench"
@@ -25,7 +28,7 @@ for split in "1 $CPUS" "$CPUS 1"; do
   set -- $split
   "$BUILD/src/backend/ptserve-inprocess-bench" --model examples/models/resnet18/1/model.pt \
     --shape 3,224,224 --input-names INPUT__0 --batch-sizes 1,4,8,16,32 --instances "$1" --intra-op-threads "$2" \
-    --seconds 3 --warmup-seconds 1 | tee -a "$OUT/inprocess.jsonl"
+    --seconds 10 --warmup-seconds 2 | tee -a "$OUT/inprocess.jsonl"
 done
 BEST=$(/usr/bin/python3 -c "
 import json
@@ -62,9 +65,11 @@ for mode in off on; do
   write_config resnet18 $mode "$BEST_INST" "$BEST_INTRA"
   run_server $mode
   for model in mlp resnet18; do
+    window=$((SECS * 1000)) warmup=1000
+    [ $model = resnet18 ] && window=$((RESNET_SECS * 1000)) warmup=4000
     for c in 1 8 64 256; do
-      "$BENCH" -u localhost:8092 -m $model --binary --concurrency-range $c -p $((SECS * 1000)) -r 3 \
-        --warmup-ms 1000 --timeout-ms 120000 --json "$OUT/${model}_${mode}_c$c.json" | tail -n +3
+      "$BENCH" -u localhost:8092 -m $model --binary --concurrency-range $c -p $window -r 3 \
+        --warmup-ms $warmup --timeout-ms 120000 --json "$OUT/${model}_${mode}_c$c.json" | tail -n +3
     done
   done
   kill $SERVER; wait $SERVER 2>/dev/null || true

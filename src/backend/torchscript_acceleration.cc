@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "backend/dynamic_quantization.h"
 
 namespace ptserve {
 namespace {
@@ -298,55 +299,6 @@ c10::IValue RunAccelerated(AcceleratedModule& m, std::vector<c10::IValue> args) 
   return c10::IValue();
 }
 
-int QuantizeLinearDynamicInt8(const std::shared_ptr<torch::jit::Graph>& graph) {
-  using torch::jit::Node;
-  std::vector<Node*> linears;
-  std::function<void(torch::jit::Block*)> collect = [&](torch::jit::Block* block) {
-    for (Node* n : block->nodes()) {
-      if (n->kind() == c10::aten::linear) linears.push_back(n);
-      for (torch::jit::Block* b : n->blocks()) collect(b);
-    }
-  };
-  collect(graph->block());
-  auto prepack = c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "");
-  // fbgemm's int8 kernels can overflow with full-range activations on CPUs
-  // without VNNI; PyTorch's default qconfig for it reduces the range.
-  const bool reduce_range = at::globalContext().qEngine() == at::QEngine::FBGEMM;
-  int replaced = 0;
-  for (Node* n : linears) {
-    auto weight_value = torch::jit::toIValue(n->input(1));
-    auto bias_value = torch::jit::toIValue(n->input(2));
-    if (!weight_value || !weight_value->isTensor() || !bias_value) continue;
-    const at::Tensor weight = weight_value->toTensor();
-    if (weight.scalar_type() != at::kFloat || weight.dim() != 2) continue;
-    c10::IValue bias;
-    if (bias_value->isTensor()) {
-      if (bias_value->toTensor().scalar_type() != at::kFloat) continue;
-      bias = bias_value->toTensor();
-    }
-    // Symmetric per output channel: scale = max|w| / 127, zero point 0.
-    const at::Tensor scales =
-        weight.abs().amax({1}).clamp_min(1e-8).div(127.0).to(at::kDouble).contiguous();
-    const at::Tensor zero_points = at::zeros({weight.size(0)}, at::kLong);
-    const at::Tensor qweight =
-        at::quantize_per_channel(weight.contiguous(), scales, zero_points, 0, at::kQInt8);
-    torch::jit::Stack stack{qweight, bias};
-    prepack.callBoxed(&stack);
-    torch::jit::WithInsertPoint guard(n);
-    torch::jit::Value* packed = graph->insertConstant(stack.at(0));
-    torch::jit::Value* reduce = graph->insertConstant(reduce_range);
-    Node* q = graph->create(c10::Symbol::fromQualString("quantized::linear_dynamic"),
-                            {n->input(0), packed, reduce});
-    q->insertBefore(n);
-    q->output()->setType(n->output()->type());
-    n->output()->replaceAllUsesWith(q->output());
-    n->destroy();
-    ++replaced;
-  }
-  if (replaced > 0) torch::jit::EliminateDeadCode(graph);
-  return replaced;
-}
-
 absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
                                              const AccelerationOptions& options,
                                              const std::vector<std::vector<c10::IValue>>& samples) {
@@ -393,14 +345,17 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     return m;
   };
   if (options.quantization == Quantization::kDynamicInt8) {
-    candidates.push_back({"frozen + dynamic int8 Linear", int8, [&] {
+    candidates.push_back({"frozen + dynamic int8", int8, [&] {
       Module m = Freeze(original);
-      const int n = QuantizeLinearDynamicInt8(m.get_method("forward").graph());
-      if (n == 0) throw std::runtime_error("no Linear layer with constant fp32 weights to quantize");
-      return AcceleratedModule{m, RunMode::kPlain, options.inference_mode,
-                               absl::StrCat("frozen + dynamic int8 (", n, " Linear layers, engine ",
-                                            EngineName(at::globalContext().qEngine()), ")"),
-                               {}};
+      const DynamicQuantizationCount n = QuantizeDynamicInt8(m.get_method("forward").graph());
+      if (n.total() == 0) {
+        throw std::runtime_error("no Linear or LSTM layer with constant fp32 weights to quantize");
+      }
+      return AcceleratedModule{
+          m, RunMode::kPlain, options.inference_mode,
+          absl::StrCat("frozen + dynamic int8 (", n.linear, " Linear, ", n.lstm,
+                       " LSTM layers, engine ", EngineName(at::globalContext().qEngine()), ")"),
+          {}};
     }});
   }
   if (options.precision == Precision::kBf16) {

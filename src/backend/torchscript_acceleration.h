@@ -76,12 +76,6 @@ absl::StatusOr<AcceleratedModule> Accelerate(const torch::jit::Module& original,
                                              const AccelerationOptions& options,
                                              const std::vector<std::vector<c10::IValue>>& samples);
 
-// Replaces aten::linear nodes whose weight is a constant fp32 matrix (as in a
-// frozen graph) by quantized::linear_dynamic with int8 weights (per output
-// channel, symmetric), packed for the current quantized engine. Returns how
-// many it replaced. Throws what libtorch throws.
-int QuantizeLinearDynamicInt8(const std::shared_ptr<torch::jit::Graph>& graph);
-
 }  // namespace ptserve
 
 #endif  // PTSERVE_BACKEND_TORCHSCRIPT_ACCELERATION_H_

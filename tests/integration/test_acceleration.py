@@ -236,3 +236,63 @@ def test_optimize_tool_table_and_written_static_int8_version():
         acc = digits_accuracy(s, "digits")
         assert acc >= fp32_accuracy() - 1.0, acc
     shutil.rmtree(work, ignore_errors=True)
+
+
+LSTM_MODEL = r'''
+import json, sys, torch
+from torch import nn
+
+class Tagger(nn.Module):
+    """A 2-layer bidirectional LSTM over [batch, time, 16] features, then a Linear per step."""
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(16, 48, num_layers=2, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(96, 5)
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out)
+
+torch.manual_seed(0)
+m = torch.jit.script(Tagger().eval())
+torch.jit.save(m, sys.argv[1])
+x = torch.randn(3, 12, 16)
+with torch.no_grad():
+    y = m(x)
+json.dump({"x": x.reshape(-1).tolist(), "y": y.reshape(-1).tolist(), "shape": list(y.shape)},
+          open(sys.argv[2], "w"))
+'''
+
+
+def test_dynamic_int8_quantizes_lstm_layers():
+    """QUANTIZATION DYNAMIC_INT8 rewrites a scripted nn.LSTM (2 layers, bidirectional) to int8
+    weights in C++ at load; its outputs stay within the int8 tolerance of fp32."""
+    repo = make_repository([], {
+        "tagger/config.pbtxt": 'name: "tagger"\nplatform: "pytorch_libtorch"\nmax_batch_size: 8\n'
+        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 12, 16 ] } ]\n'
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 12, 5 ] } ]\n'
+        'parameters { key: "QUANTIZATION" value { string_value: "DYNAMIC_INT8" } }\n',
+        "tagger_fp32/config.pbtxt": 'name: "tagger_fp32"\nplatform: "pytorch_libtorch"\n'
+        'max_batch_size: 8\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 12, 16 ] } ]\n'
+        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 12, 5 ] } ]\n'})
+    os.makedirs(os.path.join(repo, "tagger", "1"))
+    model = os.path.join(repo, "tagger", "1", "model.pt")
+    expected = os.path.join(repo, "expected.json")
+    script = os.path.join(repo, "make_tagger.py")  # torch.jit.script reads the class's source
+    with open(script, "w") as f:
+        f.write(LSTM_MODEL)
+    subprocess.run(["/usr/bin/python3", script, model, expected], check=True)
+    os.makedirs(os.path.join(repo, "tagger_fp32", "1"))
+    shutil.copy(model, os.path.join(repo, "tagger_fp32", "1", "model.pt"))
+    with open(expected) as f:
+        ref = json.load(f)
+    with Server(repository=repo) as s:
+        assert re.search(r"model 'tagger' version 1: serving frozen \+ dynamic int8 "
+                         r"\(1 Linear, 1 LSTM layers", s.log()), s.log()[-3000:]
+        inputs = [{"name": "x", "datatype": "FP32", "shape": [3, 12, 16], "data": ref["x"]}]
+        fp32 = infer(s, "tagger_fp32", inputs)
+        int8 = infer(s, "tagger", inputs)
+    assert fp32["shape"] == int8["shape"] == ref["shape"]
+    assert relative_l2(fp32["data"], ref["y"]) < 1e-5
+    dev = relative_l2(int8["data"], ref["y"])
+    assert 0 < dev <= 0.05, f"int8 LSTM relative deviation {dev:.3g}"
+    shutil.rmtree(repo, ignore_errors=True)
