@@ -8,12 +8,23 @@
 #ifndef PTSERVE_CORE_OPENMP_ENV_H_
 #define PTSERVE_CORE_OPENMP_ENV_H_
 
+#include <string>
+
 namespace ptserve {
 
 // If OMP_WAIT_POLICY is unset, sets it to PASSIVE and re-executes this
 // program with the same arguments (returns only if that fails, or when the
 // variable was already set: the user's choice wins). Call first in main().
 void EnsurePassiveOpenMpWait(char** argv);
+
+// Non-empty when OpenMP thread binding is on (OMP_PROC_BIND other than
+// false, OMP_PLACES or GOMP_CPU_AFFINITY set): libgomp then binds the
+// initial thread to the first place before main(), and every thread ptserve
+// starts (network, model instances and their OpenMP teams' masters)
+// inherits that mask. Measured here, OMP_PROC_BIND=close OMP_PLACES=cores
+// put every thread on CPU 0: ResNet-18 30.7 vs 60.0 img/s unbound. Says
+// what happened and what to do instead; call before starting threads.
+std::string OpenMpBindingWarning();
 
 }  // namespace ptserve
 

@@ -167,6 +167,9 @@ int Run(int argc, char** argv) {
   }
   SetUpLogging({flags.log_format == "json", flags.log_verbose > 0});
   if (flags.model_repository.empty()) flags.model_repository = DefaultRepository(argv[0]);
+  if (const std::string binding = OpenMpBindingWarning(); !binding.empty()) {
+    spdlog::warn("{}", binding);
+  }
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
   const std::string blas = ConfigureBlasThreads(cpus);

@@ -296,3 +296,21 @@ def test_dynamic_int8_quantizes_lstm_layers():
     dev = relative_l2(int8["data"], ref["y"])
     assert 0 < dev <= 0.05, f"int8 LSTM relative deviation {dev:.3g}"
     shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_openmp_binding_is_warned_about(monkeypatch):
+    """OMP_PROC_BIND/OMP_PLACES make libgomp bind the main thread before main(); every thread
+    ptserve starts inherits it. The server says so at startup, with what to do instead."""
+    monkeypatch.setenv("OMP_PROC_BIND", "close")
+    monkeypatch.setenv("OMP_PLACES", "cores")
+    repo = make_repository(["mlp"])
+    with Server(repository=repo) as s:
+        log = s.log()
+    assert re.search(r"warning OpenMP thread binding is on \(OMP_PROC_BIND=close OMP_PLACES=cores\)"
+                     r": libgomp bound the main thread to CPU\(s\) [0-9,]+", log), log[-2000:]
+    assert "pin the process (cpuset, taskset, numactl) instead" in log
+    monkeypatch.setenv("OMP_PROC_BIND", "false")
+    monkeypatch.delenv("OMP_PLACES")
+    with Server(repository=repo) as s:
+        assert "OpenMP thread binding is on" not in s.log()
+    shutil.rmtree(repo, ignore_errors=True)
