@@ -12,12 +12,13 @@ BUILD=${PTSERVE_BUILD_DIR:-build}
 echo "== unit tests"
 ctest --test-dir "$BUILD" --output-on-failure -j2
 
-echo "== ThreadSanitizer: scheduler, metrics"
+echo "== ThreadSanitizer: scheduler, metrics, repository (model version lifetime, routing)"
 cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
-  -DPTSERVE_DIRS="core;metrics;scheduler" -DCMAKE_BUILD_TYPE=Debug \
+  -DPTSERVE_DIRS="core;config;metrics;scheduler;repository" -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
-cmake --build build-tsan --target scheduler_test metrics_test
+cmake --build build-tsan --target scheduler_test metrics_test repository_test
 TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
+TSAN_OPTIONS="halt_on_error=1" build-tsan/src/repository/repository_test --gtest_brief=1
 TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
   --gtest_filter=-*Death*:*HotPathCost*
 

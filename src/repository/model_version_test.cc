@@ -17,14 +17,17 @@ using namespace std::chrono_literals;
 
 class EchoInstance : public ModelInstance {
  public:
-  explicit EchoInstance(std::atomic<bool>* destroyed) : destroyed_(destroyed) {}
+  EchoInstance(std::atomic<bool>* destroyed, std::shared_future<void> go)
+      : destroyed_(destroyed), go_(std::move(go)) {}
   ~EchoInstance() override { destroyed_->store(true); }
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
+    go_.wait();
     return inputs;
   }
 
  private:
   std::atomic<bool>* destroyed_;
+  std::shared_future<void> go_;
 };
 
 class EchoModel : public LoadedModel {
@@ -45,13 +48,15 @@ class EchoModel : public LoadedModel {
   std::vector<std::string> notes_;
 };
 
+// `go`: executions wait for it.
 std::shared_ptr<ModelVersion> MakeVersion(metrics::InferenceMetrics& registry,
-                                          std::atomic<bool>* destroyed) {
+                                          std::atomic<bool>* destroyed,
+                                          std::shared_future<void> go) {
   SchedulerOptions options;
   options.name = "echo";
   options.max_batch_size = 4;
   std::vector<std::unique_ptr<ModelInstance>> instances;
-  instances.push_back(std::make_unique<EchoInstance>(destroyed));
+  instances.push_back(std::make_unique<EchoInstance>(destroyed, std::move(go)));
   auto scheduler = Scheduler::Create(std::move(options), std::move(instances)).value();
   config::ModelConfig config;
   config.set_name("echo");
@@ -79,18 +84,23 @@ TEST(ModelVersionTest, DestroyedWhenTheLastRequestLetsGoOnItsWorkerThread) {
   metrics::InferenceMetrics registry(metrics::InferenceMetrics::Options{.enabled = false});
   for (int round = 0; round < 20; ++round) {
     std::atomic<bool> destroyed{false};
-    std::shared_ptr<ModelVersion> version = MakeVersion(registry, &destroyed);
+    std::promise<void> go;
+    std::shared_ptr<ModelVersion> version =
+        MakeVersion(registry, &destroyed, go.get_future().share());
     std::weak_ptr<ModelVersion> weak = version;
     std::promise<void> answered;
-    // The callback holds the only other reference: once the caller lets go
-    // below, the worker thread drops the last one when it discards the
-    // callback (this deadlocked when the version drained its scheduler there).
-    ModelVersion* raw = version.get();
-    ASSERT_TRUE(raw->Infer(OneRow(), [&answered, keep = std::move(version)](
-                                         absl::StatusOr<InferenceResponse> r) {
-                     EXPECT_TRUE(r.ok()) << r.status();
-                     answered.set_value();
-                   }).ok());
+    // As the server does: the caller holds the version while it queues the
+    // request, then lets go (the repository unloaded it) while the request
+    // runs. The request's callback then holds the last reference, which the
+    // worker thread drops when it discards the callback: this deadlocked
+    // when the version drained its scheduler there.
+    ASSERT_TRUE(version->Infer(OneRow(), [&answered](absl::StatusOr<InferenceResponse> r) {
+                       EXPECT_TRUE(r.ok()) << r.status();
+                       answered.set_value();
+                     }).ok());
+    version.reset();
+    EXPECT_FALSE(weak.expired());
+    go.set_value();
     answered.get_future().wait();
     ASSERT_TRUE(WaitFor(destroyed)) << "round " << round << ": version never destroyed";
     EXPECT_TRUE(weak.expired());
@@ -101,15 +111,21 @@ TEST(ModelVersionTest, DestroyedWhenTheLastRequestLetsGoOnItsWorkerThread) {
 TEST(ModelVersionTest, DestroyedAtOnceByTheLastHolderOffItsThreads) {
   metrics::InferenceMetrics registry(metrics::InferenceMetrics::Options{.enabled = false});
   std::atomic<bool> destroyed{false};
-  std::shared_ptr<ModelVersion> version = MakeVersion(registry, &destroyed);
+  std::promise<void> go;
+  go.set_value();
+  std::shared_ptr<ModelVersion> version = MakeVersion(registry, &destroyed, go.get_future().share());
   std::promise<void> answered;
   ASSERT_TRUE(version->Infer(OneRow(), [&answered](absl::StatusOr<InferenceResponse> r) {
                        EXPECT_TRUE(r.ok()) << r.status();
                        answered.set_value();
                      }).ok());
   answered.get_future().wait();
-  version.reset();  // drains and joins the scheduler here
+  // The worker discards the finished request (and the reference its
+  // callback held) just after answering; in_flight drops to 0 after that.
+  while (version->scheduler().Stats().in_flight != 0) std::this_thread::sleep_for(1ms);
+  version.reset();  // the last reference: drains and joins the scheduler here
   EXPECT_TRUE(destroyed.load());
+  ModelVersion::WaitForDeferredDestruction();
 }
 
 }  // namespace

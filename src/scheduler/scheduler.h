@@ -110,6 +110,8 @@ class Scheduler {
   // Queues the request; never blocks. UNAVAILABLE when the queue is full or
   // the scheduler is draining; INVALID_ARGUMENT for a bad priority. On OK the
   // request's `done` runs exactly once, later, on a worker or timer thread.
+  // The caller keeps this scheduler alive until Enqueue returns (the request
+  // may finish, and drop its owner's last reference, before it does).
   absl::StatusOr<uint64_t> Enqueue(ScheduledRequest request);
 
   // Removes a still-queued request (answered CANCELLED). False when it has
