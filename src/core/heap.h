@@ -5,10 +5,11 @@
 // threads that ran it, into that thread's allocator arena. glibc keeps what
 // is freed at the top of a non-main arena (up to its dynamic trim threshold,
 // which grows to 64 MB) and malloc_trim() does not release it, so resident
-// memory stayed up to ~50 MB per arena higher after each unload, and crept
-// up over load/unload cycles. ptserve therefore links jemalloc where it is
-// available (CMake option PTSERVE_JEMALLOC) and, after an unload, asks it to
-// purge every arena; with glibc it falls back to malloc_trim().
+// memory after an unload varied by up to ~130 MB from one ResNet-18
+// load/unload cycle to the next (190-320 MB). ptserve therefore links
+// jemalloc where it is available (CMake option PTSERVE_JEMALLOC) and, after
+// an unload, asks it to purge every arena; with glibc it falls back to
+// malloc_trim().
 #ifndef PTSERVE_CORE_HEAP_H_
 #define PTSERVE_CORE_HEAP_H_
 

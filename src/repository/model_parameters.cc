@@ -52,17 +52,6 @@ absl::StatusOr<bool> ParseBool(const std::string& key, const std::string& value)
       absl::StrCat("parameter ", key, ": '", value, "' is not a boolean (true or false)"));
 }
 
-// `value` upper-cased if it is one of `allowed`; else InvalidArgument listing them.
-absl::StatusOr<std::string> ParseChoice(const std::string& key, const std::string& value,
-                                        const std::vector<std::string>& allowed) {
-  const std::string v = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(value));
-  for (const std::string& a : allowed) {
-    if (absl::AsciiStrToUpper(a) == v) return a;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("parameter ", key, ": '", value,
-                                                 "' is not one of ", absl::StrJoin(allowed, ", ")));
-}
-
 absl::StatusOr<int> ParseCount(const std::string& key, const std::string& value) {
   int n;
   if (!absl::SimpleAtoi(value, &n) || n < 0 || n > 1024) {
@@ -98,11 +87,10 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
       auto n = ParseCount(key, value);
       if (!n.ok()) return n.status();
       out.inter_op_threads = *n;
-    } else if (key == "INFERENCE_MODE") {
-      auto b = ParseBool(key, value);
-      if (!b.ok()) return b.status();
-      out.inference_mode = *b;
-      out.backend.emplace_back(key, *b ? "true" : "false");
+    } else if (key == "INFERENCE_MODE" || key == "PRECISION" || key == "QUANTIZATION" ||
+               key == "QUANTIZED_ENGINE" || key == "OPTIMIZE") {
+      // The backend's own options: it checks their values when it loads.
+      out.backend.emplace_back(key, value);
     } else if (key == "PAD_INPUTS") {
       for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
         std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits(':', 1));
@@ -131,18 +119,6 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
         }
         out.trim_outputs.push_back(name);
       }
-    } else if (key == "PRECISION" || key == "QUANTIZATION" || key == "QUANTIZED_ENGINE") {
-      const std::vector<std::string> allowed =
-          key == "PRECISION"      ? std::vector<std::string>{"FP32", "BF16", "FP16"}
-          : key == "QUANTIZATION" ? std::vector<std::string>{"NONE", "DYNAMIC_INT8", "STATIC_INT8"}
-                                  : std::vector<std::string>{"onednn", "qnnpack", "fbgemm"};
-      auto choice = ParseChoice(key, value, allowed);
-      if (!choice.ok()) return choice.status();
-      out.backend.emplace_back(key, *choice);
-    } else if (key == "OPTIMIZE") {
-      auto b = ParseBool(key, value);
-      if (!b.ok()) return b.status();
-      out.backend.emplace_back(key, *b ? "true" : "false");
     } else if (key == "CUDNN_BENCHMARK" || key == "CUDA_GRAPHS") {
       auto b = ParseBool(key, value);
       if (!b.ok()) return b.status();

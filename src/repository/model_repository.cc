@@ -361,13 +361,6 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   return loaded;
 }
 
-// Drops the repository's handles on retired versions. A version still
-// serving requests lives on until its last request lets go; one that is
-// free now is destroyed here (see ModelVersion on what that frees).
-void ReleaseRetired(std::map<int64_t, std::shared_ptr<ModelVersion>>& retired) {
-  retired.clear();
-}
-
 }  // namespace
 
 ModelRepository::ModelRepository(Options options) : options_(std::move(options)) {
@@ -489,7 +482,9 @@ absl::Status ModelRepository::Load(const std::string& name,
   if (!result.ok()) {
     spdlog::error("model '{}' failed to load: {}", name, std::string(result.message()));
   }
-  ReleaseRetired(retired);
+  // Versions no request holds are destroyed here (see ModelVersion); the
+  // others when their last request lets go.
+  retired.clear();
   return result;
 }
 
@@ -512,7 +507,9 @@ absl::Status ModelRepository::Unload(const std::string& name) {
   for (const auto& [v, old] : retired) {
     options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
   }
-  ReleaseRetired(retired);
+  // Versions no request holds are destroyed here (see ModelVersion); the
+  // others when their last request lets go.
+  retired.clear();
   spdlog::info("model '{}' unloaded", name);
   return absl::OkStatus();
 }

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <random>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
 namespace ptserve {

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -10,7 +11,6 @@
 #include "server/http_status.h"
 #include "simdjson.h"
 #include "spdlog/spdlog.h"
-#include <map>
 
 namespace ptserve {
 namespace {
@@ -40,6 +40,18 @@ absl::StatusOr<std::optional<simdjson::dom::element>> ParseBody(simdjson::dom::p
     return absl::InvalidArgumentError("the request body is not a JSON object");
   }
   return std::optional<simdjson::dom::element>(doc);
+}
+
+// ParseBody for a handler: false when the body is bad (then answered 400).
+bool ReadBody(simdjson::dom::parser& parser, const HttpRequest& request, Responder& responder,
+              std::optional<simdjson::dom::element>* body) {
+  absl::StatusOr<std::optional<simdjson::dom::element>> parsed = ParseBody(parser, *request.body);
+  if (!parsed.ok()) {
+    responder.Send(ErrorFor(parsed.status()));
+    return false;
+  }
+  *body = *parsed;
+  return true;
 }
 
 // Profiles: ------------------------------------------------------------------
@@ -216,29 +228,15 @@ bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder)
   return false;
 }
 
-std::optional<std::string> ManagementApi::AuthorizedModel(const HttpRequest& request,
-                                                          Responder& responder) const {
-  if (!Authorized(request, responder)) return std::nullopt;
-  std::string name = Str(request.Param("model"));
-  if (absl::Status valid = ModelRepository::CheckModelName(name); !valid.ok()) {
-    responder.Send(ErrorFor(valid));
-    return std::nullopt;
-  }
-  return name;
-}
-
 void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> responder) {
   if (!Authorized(request, *responder)) return;
   simdjson::dom::parser parser;
-  auto body = ParseBody(parser, *request.body);
-  if (!body.ok()) {
-    responder->Send(ErrorFor(body.status()));
-    return;
-  }
+  std::optional<simdjson::dom::element> body;
+  if (!ReadBody(parser, request, *responder, &body)) return;
   bool ready_only = false;
-  if (*body) {
+  if (body) {
     bool ready;
-    if ((**body)["ready"].get(ready) == simdjson::SUCCESS) ready_only = ready;
+    if ((*body)["ready"].get(ready) == simdjson::SUCCESS) ready_only = ready;
   }
   std::string out = "[";
   bool first = true;
@@ -262,19 +260,15 @@ void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> respo
 }
 
 void ManagementApi::Load(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  const std::optional<std::string> model = AuthorizedModel(request, *responder);
-  if (!model) return;
-  const std::string& name = *model;
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
   std::optional<config::ModelConfig> override_config;
   simdjson::dom::parser parser;
-  auto body = ParseBody(parser, *request.body);
-  if (!body.ok()) {
-    responder->Send(ErrorFor(body.status()));
-    return;
-  }
-  if (*body) {
+  std::optional<simdjson::dom::element> body;
+  if (!ReadBody(parser, request, *responder, &body)) return;
+  if (body) {
     std::string_view config_json;
-    if ((**body)["parameters"]["config"].get(config_json) == simdjson::SUCCESS) {
+    if ((*body)["parameters"]["config"].get(config_json) == simdjson::SUCCESS) {
       config::ModelConfig config;
       google::protobuf::util::JsonParseOptions options;
       auto status = google::protobuf::util::JsonStringToMessage(
@@ -322,14 +316,11 @@ void ManagementApi::Routing(HttpRequest& request, std::shared_ptr<Responder> res
     return;
   }
   simdjson::dom::parser parser;
-  auto body = ParseBody(parser, *request.body);
-  if (!body.ok()) {
-    responder->Send(ErrorFor(body.status()));
-    return;
-  }
-  if (*body) {
+  std::optional<simdjson::dom::element> body;
+  if (!ReadBody(parser, request, *responder, &body)) return;
+  if (body) {
     simdjson::dom::object weights;
-    if ((**body)["weights"].get(weights) == simdjson::SUCCESS) {
+    if ((*body)["weights"].get(weights) == simdjson::SUCCESS) {
       std::map<std::string, double> update;
       for (auto [key, value] : weights) {
         double w;
@@ -390,9 +381,8 @@ void ManagementApi::Routing(HttpRequest& request, std::shared_ptr<Responder> res
 // Arms a capture on the version and returns: the answer is sent by the
 // callback, on the profiler's thread, when the executions are captured.
 void ManagementApi::Profile(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  const std::optional<std::string> model = AuthorizedModel(request, *responder);
-  if (!model) return;
-  const std::string& name = *model;
+  if (!Authorized(request, *responder)) return;
+  const std::string name = Str(request.Param("model"));
   simdjson::dom::parser parser;
   absl::StatusOr<ProfileCall> call = ParseProfileCall(parser, request);
   if (!call.ok()) {
@@ -409,15 +399,13 @@ void ManagementApi::Profile(HttpRequest& request, std::shared_ptr<Responder> res
   absl::Status armed = (*version)->Profile(
       call->request, [responder, name, version_string, trace_only = call->trace_only](
                          profiling::ProfileReport report) {
-        spdlog::info("model '{}' version {}: profiled {} of {} executions{}{}", name,
-                     version_string, report.executions, report.requested,
-                     report.operators.empty() ? "" : "; most self time: ",
-                     report.operators.empty() ? std::string()
-                                              : absl::StrCat(report.operators[0].name, " ",
-                                                             std::lround(report.operators[0]
-                                                                             .self_share *
-                                                                         100),
-                                                             "%"));
+        std::string top;
+        if (!report.operators.empty()) {
+          top = absl::StrCat("; most self time: ", report.operators[0].name, " ",
+                             std::lround(report.operators[0].self_share * 100), "%");
+        }
+        spdlog::info("model '{}' version {}: profiled {} of {} executions{}", name,
+                     version_string, report.executions, report.requested, top);
         responder->Send({200, "application/json", {},
                          trace_only ? std::move(report.trace_json)
                                     : ProfileJson(name, version_string, report)});

@@ -43,11 +43,9 @@ class ManagementApi {
   void Register(http::Router& router);
 
  private:
+  // The {model} of a route is checked by the repository (ModelRepository::
+  // CheckModelName on load and unload; the other calls only look names up).
   bool Authorized(const http::HttpRequest& request, http::Responder& responder) const;
-  // Authorizes the call and checks its {model} (one plain path component);
-  // nullopt when an error was already answered.
-  std::optional<std::string> AuthorizedModel(const http::HttpRequest& request,
-                                             http::Responder& responder) const;
   void Index(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Load(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Unload(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);

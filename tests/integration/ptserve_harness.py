@@ -107,15 +107,22 @@ class Server:
             conn.close()
         return resp.status, hdrs, data
 
-    def manage(self, path, body=None, token=None):
-        """POST to the management API; returns (status, parsed body)."""
+    def manage_raw(self, path, body=None, token=None):
+        """POST to the management API; returns (status, raw body bytes). A str body is sent
+        as it is, anything else as JSON."""
         conn = http.client.HTTPConnection("127.0.0.1", self.management_port, timeout=300)
         headers = {"Authorization": "Bearer " + token} if token else {}
-        conn.request("POST", path, body=json.dumps(body) if body is not None else "", headers=headers)
+        payload = body if isinstance(body, str) else json.dumps(body) if body is not None else ""
+        conn.request("POST", path, body=payload, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        return resp.status, (json.loads(data) if data else None)
+        return resp.status, data
+
+    def manage(self, path, body=None, token=None):
+        """POST to the management API; returns (status, parsed body)."""
+        status, data = self.manage_raw(path, body, token)
+        return status, (json.loads(data) if data else None)
 
     def json(self, method, path, body=None, headers=None, conn=None):
         status, hdrs, data = self.request(method, path, body, headers, conn)

@@ -266,14 +266,14 @@ json.dump({"x": x.reshape(-1).tolist(), "y": y.reshape(-1).tolist(), "shape": li
 def test_dynamic_int8_quantizes_lstm_layers():
     """QUANTIZATION DYNAMIC_INT8 rewrites a scripted nn.LSTM (2 layers, bidirectional) to int8
     weights in C++ at load; its outputs stay within the int8 tolerance of fp32."""
+    def config(name, extra=""):
+        return (f'name: "{name}"\nplatform: "pytorch_libtorch"\nmax_batch_size: 8\n'
+                'input [ { name: "x" data_type: TYPE_FP32 dims: [ 12, 16 ] } ]\n'
+                'output [ { name: "y" data_type: TYPE_FP32 dims: [ 12, 5 ] } ]\n' + extra)
     repo = make_repository([], {
-        "tagger/config.pbtxt": 'name: "tagger"\nplatform: "pytorch_libtorch"\nmax_batch_size: 8\n'
-        'input [ { name: "x" data_type: TYPE_FP32 dims: [ 12, 16 ] } ]\n'
-        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 12, 5 ] } ]\n'
-        'parameters { key: "QUANTIZATION" value { string_value: "DYNAMIC_INT8" } }\n',
-        "tagger_fp32/config.pbtxt": 'name: "tagger_fp32"\nplatform: "pytorch_libtorch"\n'
-        'max_batch_size: 8\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 12, 16 ] } ]\n'
-        'output [ { name: "y" data_type: TYPE_FP32 dims: [ 12, 5 ] } ]\n'})
+        "tagger/config.pbtxt": config(
+            "tagger", 'parameters { key: "QUANTIZATION" value { string_value: "DYNAMIC_INT8" } }\n'),
+        "tagger_fp32/config.pbtxt": config("tagger_fp32")})
     os.makedirs(os.path.join(repo, "tagger", "1"))
     model = os.path.join(repo, "tagger", "1", "model.pt")
     expected = os.path.join(repo, "expected.json")

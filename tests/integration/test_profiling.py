@@ -1,7 +1,6 @@
 """Operator-level profiling on demand (management API): POST .../profile captures the next N
 executions of a model with libtorch's profiler and answers with the operators by self time and a
 Chrome trace; serving goes on, correct, during and after."""
-import http.client
 import json
 import threading
 
@@ -11,17 +10,6 @@ PREDICT = {"data": [0.1] * 784}
 # The MLP's Linear layers as libtorch names them: as written (linear), or after the server's
 # freezing and optimize_for_inference (matmul/mm + add, or addmm).
 MLP_LINEAR_OPS = {"aten::linear", "aten::addmm", "aten::matmul", "aten::mm"}
-
-
-def manage_raw(server, path, body=None, token=None):
-    """POST to the management API; returns (status, raw body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.management_port, timeout=120)
-    headers = {"Authorization": "Bearer " + token} if token else {}
-    conn.request("POST", path, body=json.dumps(body) if body is not None else "", headers=headers)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, data
 
 
 def test_profile_under_load_names_the_operators():
@@ -59,7 +47,7 @@ def test_trace_format_and_a_second_capture():
         result = {}
 
         def profile():
-            result["answer"] = manage_raw(s, "/v2/repository/models/mlp/profile?format=trace",
+            result["answer"] = s.manage_raw("/v2/repository/models/mlp/profile?format=trace",
                                           {"requests": 2, "version": "1"})
 
         thread = threading.Thread(target=profile)
@@ -107,9 +95,9 @@ def test_profile_errors():
                     {"timeout_ms": -1}, {"requests": 1, "bogus": 1}, {"version": [1]}):
             status, out = s.manage(path, bad, token="s3cret")
             assert status == 400 and out["error"], (bad, status, out)
-        status, data = manage_raw(s, path, "not json", token="s3cret")
+        status, data = s.manage_raw(path, "not json", token="s3cret")
         assert status == 400
-        status, data = manage_raw(s, path + "?format=xml", {}, token="s3cret")
+        status, data = s.manage_raw(path + "?format=xml", {}, token="s3cret")
         assert status == 400 and b"format" in data
         status, out = s.manage(path, {"requests": 1, "timeout_ms": 50}, token="s3cret")
         assert status == 200 and out["executions"] == 0
