@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Sanitizer runs (see docs/testing.md):
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer build of everything (unit tests, the
+#         server, ptserve-bench) in build-asan/, then the unit tests (ctest) and the integration
+#         tests against the instrumented server binary. Any report fails the run.
+#   tsan  ThreadSanitizer over the HTTP transport (src/server/http: http_test, which holds
+#         http_server_test, router_test and http_message_test) in build-tsan-http/, without
+#         libtorch.
+#
+#   bash scripts/sanitize.sh                   # both
+#   SANITIZE=tsan bash scripts/sanitize.sh     # one of them
+#   SANITIZE_PYTEST="tests/integration/test_api.py tests/integration/test_errors.py" \
+#     bash scripts/sanitize.sh                 # a subset of the integration tests
+#
+# Environment: SANITIZE ("asan tsan"), SANITIZE_PYTEST (integration test paths/args;
+# default: all of tests/integration), CXX for the ASan build (default: the system c++, GCC).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGES=${SANITIZE:-asan tsan}
+PYTEST_ARGS=${SANITIZE_PYTEST:-tests/integration}
+
+# ASan: the server is built without jemalloc (ASan replaces malloc). libtorch, OpenMP and
+# Python (pytest's own process is not instrumented) are not built with ASan; the suppressions
+# below name what LeakSanitizer reports from libtorch's own static state (see docs/testing.md).
+LSAN_SUPP=$(mktemp)
+trap 'rm -f "$LSAN_SUPP"' EXIT
+cat >"$LSAN_SUPP" <<'SUPP'
+# Leaks inside libtorch / its dependencies (allocated by libtorch code, never ptserve's).
+leak:libtorch_cpu.so
+leak:libc10.so
+leak:libgomp.so
+SUPP
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1:detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$LSAN_SUPP:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+
+for stage in $STAGES; do
+  case "$stage" in
+  asan)
+    echo "== ASan+UBSan: build (build-asan)"
+    FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTSERVE_JEMALLOC=OFF \
+      -DCMAKE_CXX_FLAGS="$FLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+      -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+    cmake --build build-asan
+    echo "== ASan+UBSan: unit tests"
+    start=$(date +%s)
+    ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
+    echo "   unit tests: $(( $(date +%s) - start )) s"
+    echo "== ASan+UBSan: integration tests ($PYTEST_ARGS)"
+    start=$(date +%s)
+    # The servers the tests start write their reports to files (a test does not always look at
+    # a server's exit status or log), checked afterwards.
+    REPORTS=build-asan/sanitizer-reports
+    rm -rf "$REPORTS"
+    mkdir -p "$REPORTS"
+    rc=0
+    # shellcheck disable=SC2086
+    ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$PWD/$REPORTS/asan" \
+    UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$PWD/$REPORTS/ubsan" \
+      PTSERVE_BUILD_DIR=build-asan /usr/bin/python3 -m pytest -q $PYTEST_ARGS || rc=$?
+    echo "   integration tests: $(( $(date +%s) - start )) s"
+    if [ -n "$(ls -A "$REPORTS")" ]; then
+      echo "== sanitizer reports from the servers under test:"
+      for f in "$REPORTS"/*; do echo "--- $f"; head -60 "$f"; done
+      exit 1
+    fi
+    [ "$rc" = 0 ] || exit "$rc"
+    ;;
+  tsan)
+    echo "== ThreadSanitizer: HTTP transport (build-tsan-http)"
+    cmake -S . -B build-tsan-http -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
+      -DPTSERVE_DIRS="core;server/http" -DCMAKE_BUILD_TYPE=Debug \
+      -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
+    cmake --build build-tsan-http --target http_test
+    start=$(date +%s)
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+      build-tsan-http/src/server/http/http_test --gtest_brief=1
+    echo "   http_test under TSan: $(( $(date +%s) - start )) s"
+    ;;
+  *)
+    echo "sanitize.sh: unknown stage '$stage' (asan, tsan)" >&2
+    exit 2
+    ;;
+  esac
+done
+echo "== sanitizers: no reports"
