@@ -1,5 +1,6 @@
 #include "protocol/kserve_codec.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <string_view>
@@ -56,12 +57,13 @@ absl::Status ReadRequestParameters(element e, InferenceRequest* request) {
   ASSIGN_OR_RETURN(object params, AsObject(e, "\"parameters\""));
   if (auto timeout = Field(params, "timeout")) {
     std::optional<uint64_t> v = NonNegativeInteger(*timeout);
-    if (!v || *v > static_cast<uint64_t>(INT64_MAX)) {
+    if (!v) {
       return absl::InvalidArgumentError(
           absl::StrCat("parameter 'timeout' must be a non-negative integer (microseconds), got ",
                        JsonSnippet(*timeout)));
     }
-    request->timeout_us = static_cast<int64_t>(*v);
+    // Larger than int64 saturates: a huge timeout is "no timeout earlier than the model's".
+    request->timeout_us = static_cast<int64_t>(std::min<uint64_t>(*v, INT64_MAX));
   }
   if (auto priority = Field(params, "priority")) {
     std::optional<uint64_t> v = NonNegativeInteger(*priority);

@@ -1,5 +1,6 @@
 #include "server/inference_api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -56,17 +57,38 @@ void AddTimingHeaders(HttpResponse& response, const InferenceResponse& r) {
   response.headers.emplace_back("X-Batch-Size", std::to_string(r.timing.batch_size));
 }
 
-// A per-request queue timeout from the header, in microseconds.
-absl::StatusOr<std::optional<int64_t>> TimeoutHeader(const HttpRequest& request) {
-  std::string_view value = request.Header("x-timeout-us");
-  if (value.empty()) return std::optional<int64_t>();
-  int64_t us;
-  if (!absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &us) || us < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("header X-Timeout-Us: '", Str(value), "' is not a number of microseconds"));
-  }
-  return std::optional<int64_t>(us);
+}  // namespace
+
+int64_t SaturateTimeoutUs(int64_t timeout_us) {
+  return std::clamp<int64_t>(timeout_us, 0, kMaxRequestTimeoutUs);
 }
+
+absl::StatusOr<std::optional<int64_t>> ParseTimeoutHeader(std::string_view value) {
+  if (value.empty()) return std::optional<int64_t>();
+  const absl::string_view stripped =
+      absl::StripAsciiWhitespace(absl::string_view(value.data(), value.size()));
+  std::string_view digits(stripped.data(), stripped.size());
+  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
+  const bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+  if (!all_digits) {
+    std::string shown(value.substr(0, 64));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header X-Timeout-Us: '", shown, value.size() > 64 ? "...'" : "'",
+        " is not a non-negative integer number of microseconds"));
+  }
+  // Any number of digits is a valid timeout; one too large for int64 saturates.
+  uint64_t us;
+  if (digits.size() > 19 ||
+      !absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), &us) ||
+      us > static_cast<uint64_t>(kMaxRequestTimeoutUs)) {
+    return std::optional<int64_t>(kMaxRequestTimeoutUs);
+  }
+  return std::optional<int64_t>(static_cast<int64_t>(us));
+}
+
+namespace {
 
 // Max |a - b| over two FP32 tensors of the same shape; NaN when they differ
 // in type or shape.
@@ -360,12 +382,13 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
     Fail(*target, decoded.status(), call, *responder);
     return;
   }
-  auto timeout = TimeoutHeader(request);
+  auto timeout = ParseTimeoutHeader(request.Header("x-timeout-us"));
   if (!timeout.ok()) {
     Fail(*target, timeout.status(), call, *responder);
     return;
   }
   if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
+  if (decoded->timeout_us) decoded->timeout_us = SaturateTimeoutUs(*decoded->timeout_us);
   Submit(std::move(*target), std::move(*decoded), std::move(responder), call,
          [](InferenceResponse& r) {
            EncodedResponse encoded = EncodeKServeResponse(r);
@@ -411,7 +434,7 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
     Fail(*target, decoded.status(), call, *responder);
     return;
   }
-  auto timeout = TimeoutHeader(request);
+  auto timeout = ParseTimeoutHeader(request.Header("x-timeout-us"));
   if (!timeout.ok()) {
     Fail(*target, timeout.status(), call, *responder);
     return;

@@ -7,7 +7,10 @@
 #define PTSERVE_SERVER_INFERENCE_API_H_
 
 #include <atomic>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "protocol/decode_limits.h"
 #include "core/clock.h"
@@ -16,6 +19,20 @@
 #include "server/http/router.h"
 
 namespace ptserve {
+
+// The longest per-request queue timeout passed on (about 142 years): larger ones, up to
+// INT64_MAX and beyond in the X-Timeout-Us header, saturate to it, so that adding a timeout to
+// a steady_clock time point (nanoseconds) can never overflow. A huge timeout means "none
+// earlier than the model's own limits".
+inline constexpr int64_t kMaxRequestTimeoutUs = int64_t{1} << 52;
+
+// `timeout_us` clamped to [0, kMaxRequestTimeoutUs].
+int64_t SaturateTimeoutUs(int64_t timeout_us);
+
+// The X-Timeout-Us header: "" -> nullopt; decimal digits (optionally '+', surrounding
+// whitespace) -> that many microseconds, saturated to kMaxRequestTimeoutUs however many
+// digits; anything else (negative, fractions, words) -> InvalidArgument (400).
+absl::StatusOr<std::optional<int64_t>> ParseTimeoutHeader(std::string_view value);
 
 class InferenceApi {
  public:

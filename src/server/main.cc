@@ -15,6 +15,7 @@
 #include "core/cpu_quota.h"
 #include "repository/model_repository.h"
 #include "server/http/http_server.h"
+#include "server/http_edge.h"
 #include "server/inference_api.h"
 #include "server/logging.h"
 #include "server/management_api.h"
@@ -54,6 +55,7 @@ struct ServerFlags {
   std::string management_token;
   int repository_poll_secs = 15;
   int drain_secs = 0;
+  HttpEdgeFlags http_edge;  // limits of the HTTP edge (server/http_edge.h)
 };
 
 std::string DefaultRepository(const char* argv0) {
@@ -153,6 +155,7 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "Share the CPUs among all models' executions: an execution waits for as many "
                  "free CPUs as it has intra-op threads, so models never oversubscribe the machine")
       ->envname("PTSERVE_CPU_BUDGET")->capture_default_str();
+  AddHttpEdgeFlags(app, f.http_edge);
 }
 
 int Run(int argc, char** argv) {
@@ -224,6 +227,8 @@ int Run(int argc, char** argv) {
   http_options.port = flags.http_port;
   http_options.threads = flags.http_threads > 0 ? flags.http_threads : std::max(1, cpus / 2);
   http_options.max_body_bytes = flags.max_request_bytes;
+  const std::shared_ptr<HttpEdge> http_edge =
+      ConfigureHttpEdge(flags.http_edge, metrics, &http_options);
   auto server = http::HttpServer::Create(http_options, router);
   if (!server.ok()) {
     spdlog::error("{}", std::string(server.status().message()));
@@ -258,7 +263,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<ManagementApi> management;
   std::unique_ptr<http::HttpServer> management_server;
   if (flags.management_port >= 0) {
-    management = std::make_unique<ManagementApi>(ManagementApi::Options{flags.management_token},
+    management = std::make_unique<ManagementApi>(ManagementApi::Options{flags.management_token,
+                                                                        flags.management_address},
                                                  repository->get());
     auto management_router = std::make_shared<http::Router>();
     management->Register(*management_router);
@@ -267,6 +273,8 @@ int Run(int argc, char** argv) {
     options.port = flags.management_port;
     options.threads = 1;
     options.max_body_bytes = 16 << 20;
+    options.memory_budget = http_options.memory_budget;  // one budget for the process
+    options.on_rejected = http_options.on_rejected;
     auto created = http::HttpServer::Create(options, management_router);
     if (!created.ok()) {
       spdlog::error("{}", std::string(created.status().message()));

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <map>
 
+#include <boost/asio/ip/address.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "protocol/json_writer.h"
@@ -21,13 +25,64 @@ using http::Responder;
 
 std::string Str(std::string_view s) { return std::string(s); }
 
-// Constant-time comparison, so the token cannot be guessed byte by byte.
-bool SameSecret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+}  // namespace
+
+bool SameSecret(std::string_view given, std::string_view secret) {
+  // Time depends only on the secret's length, never on where `given` differs.
+  volatile unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (size_t i = 0; i < secret.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (g ^ static_cast<unsigned char>(secret[i]));
+  }
   return diff == 0;
 }
+
+bool ManagementHostAllowed(std::string_view host, std::string_view configured_address) {
+  // Host = uri-host [ ":" port ]; an IPv6 literal is in brackets.
+  std::string name;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = std::string(host.substr(1, close - 1));
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || rest.size() > 6)) return false;
+  } else {
+    const size_t colon = host.find(':');
+    name = std::string(host.substr(0, colon));
+    if (colon != std::string_view::npos && host.find(':', colon + 1) != std::string_view::npos) {
+      return false;
+    }
+  }
+  absl::AsciiStrToLower(&name);
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  if (name.empty()) return false;
+  if (name == "localhost" || absl::EndsWith(name, ".localhost")) return true;
+  std::string configured(configured_address);
+  absl::AsciiStrToLower(&configured);
+  if (configured.size() > 2 && configured.front() == '[' && configured.back() == ']') {
+    configured = configured.substr(1, configured.size() - 2);
+  }
+  if (name == configured) return true;
+  boost::system::error_code ec;
+  const boost::asio::ip::address ip = boost::asio::ip::make_address(name, ec);
+  if (ec) return false;  // a name that is not a loopback name: possibly DNS rebinding
+  if (ip.is_loopback()) return true;
+  if (ip.is_v6() && ip.to_v6().is_v4_mapped() &&
+      boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6()).is_loopback()) {
+    return true;
+  }
+  const boost::asio::ip::address bound = boost::asio::ip::make_address(configured, ec);
+  if (!ec && bound.is_unspecified()) return true;  // listening everywhere: any IP literal
+  return !ec && bound == ip;
+}
+
+bool IsJsonContentType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  absl::AsciiStrToLower(&media);
+  return absl::StripAsciiWhitespace(media) == "application/json";
+}
+
+namespace {
 
 // Parses an optional JSON object body; nullopt for an empty body.
 absl::StatusOr<std::optional<simdjson::dom::element>> ParseBody(simdjson::dom::parser& parser,
@@ -213,19 +268,48 @@ void ManagementApi::Register(http::Router& router) {
 }
 
 bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder) const {
-  if (options_.token.empty()) return true;
-  std::string_view auth = request.Header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
-      SameSecret(auth.substr(kBearer.size()), options_.token)) {
-    return true;
+  const std::string_view host = request.Header("host");
+  if (!host.empty() && !ManagementHostAllowed(host, options_.address)) {
+    responder.Send(http::ErrorResponse(
+        403, "the management API answers only requests addressed to a loopback name or "
+             "address or to --management-address (Host header refused)"));
+    return false;
   }
-  HttpResponse response = http::ErrorResponse(
-      401, auth.empty() ? "the management API needs 'Authorization: Bearer <token>'"
-                        : "invalid management token");
-  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ptserve-management\"");
-  responder.Send(std::move(response));
-  return false;
+  const std::string_view origin = request.Header("origin");
+  if (!origin.empty()) {
+    std::string own = absl::StrCat("http://", absl::string_view(host.data(), host.size()));
+    std::string given(origin);
+    absl::AsciiStrToLower(&own);
+    absl::AsciiStrToLower(&given);
+    if (host.empty() || given != own) {
+      responder.Send(http::ErrorResponse(
+          403, "cross-origin requests to the management API are refused (Origin header)"));
+      return false;
+    }
+  }
+  if (!options_.token.empty()) {
+    std::string_view auth = request.Header("authorization");
+    constexpr std::string_view kBearer = "bearer ";
+    const bool bearer = auth.size() > kBearer.size() &&
+                        absl::EqualsIgnoreCase(absl::string_view(auth.data(), kBearer.size()),
+                                               absl::string_view(kBearer.data(), kBearer.size()));
+    const bool valid = SameSecret(bearer ? auth.substr(kBearer.size()) : std::string_view(),
+                                  options_.token);
+    if (!bearer || !valid) {
+      HttpResponse response = http::ErrorResponse(
+          401, auth.empty() ? "the management API needs 'Authorization: Bearer <token>'"
+                            : "invalid management token");
+      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ptserve-management\"");
+      responder.Send(std::move(response));
+      return false;
+    }
+  }
+  if (!request.body->empty() && !IsJsonContentType(request.Header("content-type"))) {
+    responder.Send(http::ErrorResponse(
+        415, "a management request with a body needs 'Content-Type: application/json'"));
+    return false;
+  }
+  return true;
 }
 
 void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> responder) {

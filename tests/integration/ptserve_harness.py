@@ -113,6 +113,8 @@ class Server:
         conn = http.client.HTTPConnection("127.0.0.1", self.management_port, timeout=300)
         headers = {"Authorization": "Bearer " + token} if token else {}
         payload = body if isinstance(body, str) else json.dumps(body) if body is not None else ""
+        if payload:  # the management API refuses bodies of other types (cross-site requests)
+            headers["Content-Type"] = "application/json"
         conn.request("POST", path, body=payload, headers=headers)
         resp = conn.getresponse()
         data = resp.read()

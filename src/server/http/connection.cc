@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,7 +29,8 @@ namespace {
 namespace beast = boost::beast;
 using boost::system::error_code;
 
-constexpr uint32_t kHeaderLimit = 64 * 1024;
+// A chunk-size line holds at most this much besides its extensions (hex digits, CRLF).
+constexpr size_t kChunkSizeLineSlack = 64;
 constexpr size_t kReadChunk = 8 * 1024;            // read size while parsing headers
 constexpr size_t kMaxReadChunk = 1 << 20;          // largest read while receiving a big body
 constexpr size_t kKeepBufferCapacity = 64 * 1024;  // shrink the read buffer above this
@@ -122,8 +125,8 @@ void SerializeHead(const HttpResponse& response, bool close, int request_version
   out->append("\r\n");
 }
 
-// Splits request.target into path and query. An absolute-form target
-// ("http://host/path?q", RFC 9112 §3.2.2) contributes only its path.
+}  // namespace
+
 void SplitTarget(HttpRequest& request) {
   std::string_view target = request.target;
   if (!target.empty() && target[0] != '/') {
@@ -143,6 +146,8 @@ void SplitTarget(HttpRequest& request) {
   }
   if (request.path.empty()) request.path = "/";
 }
+
+namespace {
 
 // The Responder a handler gets: forwards to its Connection, tagged with the request's number.
 class ConnectionResponder final : public Responder {
@@ -173,16 +178,97 @@ class ConnectionResponder final : public Responder {
   std::atomic<bool> sent_{false};
 };
 
+// The error put() returns when one of our own limits failed (RequestParser::failure says which).
+beast::error_code LimitError() {
+  return boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+std::optional<Rejection> ChunkedPendingProblem(std::string_view pending,
+                                               size_t max_chunk_extension_bytes,
+                                               size_t max_trailer_bytes) {
+  // The CRLF that ends the previous chunk's data is parsed with the next chunk-size line.
+  if (pending.substr(0, 2) == "\r\n") pending.remove_prefix(2);
+  const size_t line_limit = max_chunk_extension_bytes + kChunkSizeLineSlack;
+  const size_t eol = pending.find("\r\n");
+  if (eol == std::string_view::npos) {
+    if (pending.size() > line_limit) return Rejection::kChunkExtensionTooLarge;
+    return std::nullopt;
+  }
+  if (eol > line_limit) return Rejection::kChunkExtensionTooLarge;
+  // A complete chunk-size line the parser did not take is the last chunk's: it waits for the
+  // end of the trailer section.
+  if (pending.size() - (eol + 2) > max_trailer_bytes) return Rejection::kTrailerTooLarge;
+  return std::nullopt;
+}
+
+HttpResponse RejectionResponse(Rejection rejection, const HttpServer::Options& options,
+                               std::string_view detail) {
+  HttpResponse response;
+  switch (rejection) {
+    case Rejection::kConnectionLimit:
+      response = ErrorResponse(503, "too many connections");
+      response.headers.emplace_back("Retry-After", "1");
+      break;
+    case Rejection::kMemoryBudget:
+      response = ErrorResponse(
+          503, absl::StrCat("the server is over its memory budget for request bodies (",
+                            options.memory_budget ? options.memory_budget->limit() : 0,
+                            " bytes, --max-inflight-bytes); retry later"));
+      response.headers.emplace_back("Retry-After", "1");
+      break;
+    case Rejection::kHeaderTooLarge:
+      response = ErrorResponse(
+          431, absl::StrCat("request header exceeds ", options.max_header_bytes, " bytes"));
+      break;
+    case Rejection::kChunkExtensionTooLarge:
+      response = ErrorResponse(400, absl::StrCat("chunk extensions exceed ",
+                                                 options.max_chunk_extension_bytes, " bytes"));
+      break;
+    case Rejection::kTrailerTooLarge:
+      response = ErrorResponse(
+          431, absl::StrCat("trailer fields exceed ", options.max_trailer_bytes, " bytes"));
+      break;
+    case Rejection::kBodyTooLarge:
+      response = ErrorResponse(413, absl::StrCat("request body exceeds the limit of ",
+                                                 options.max_body_bytes, " bytes"));
+      break;
+    case Rejection::kMalformed:
+      response = ErrorResponse(400, absl::StrCat("malformed HTTP request: ",
+                                                 absl::string_view(detail.data(), detail.size())));
+      break;
+    case Rejection::kHeaderTimeout:
+      response = ErrorResponse(408, absl::StrCat("request header not received within ",
+                                                 options.header_timeout.count(), " s"));
+      break;
+    case Rejection::kBodyTimeout:
+      response = ErrorResponse(
+          408, absl::StrCat("request body not received in time (within ",
+                            options.body_timeout.count(), " s, at least ",
+                            options.min_body_bytes_per_sec, " bytes/s)"));
+      break;
+  }
+  return response;
+}
 
 // ---------------------------------------------------------------------------------------------
 // RequestParser
 
-RequestParser::RequestParser(HttpRequest* request, std::string* body, uint64_t body_limit)
-    : request_(request), body_(body) {
-  header_limit(kHeaderLimit);
-  this->body_limit(body_limit);
+RequestParser::RequestParser(HttpRequest* request, std::string* body, const ParserLimits& limits)
+    : request_(request), body_(body), limits_(limits) {
+  header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(limits.header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  this->body_limit(limits.body_bytes);
   eager(true);  // parse header and body in one put() when both are buffered
+}
+
+void RequestParser::Fail(Rejection why, error_code& ec) {
+  failure_ = why;
+  ec = LimitError();
 }
 
 void RequestParser::on_request_impl(beast::http::verb /*method*/, string_view method_str,
@@ -197,7 +283,13 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
 }
 
 void RequestParser::on_field_impl(beast::http::field name, string_view name_string,
-                                  string_view value, error_code& /*ec*/) {
+                                  string_view value, error_code& ec) {
+  if (in_trailers_) {
+    // Never merged into the header fields: a trailer must not override what the header said.
+    trailer_bytes_ += name_string.size() + value.size() + 4;
+    if (trailer_bytes_ > limits_.trailer_bytes) Fail(Rejection::kTrailerTooLarge, ec);
+    return;
+  }
   std::string key(name_string.data(), name_string.size());
   absl::AsciiStrToLower(&key);
   auto [it, inserted] = request_->headers.try_emplace(std::move(key));
@@ -212,10 +304,37 @@ void RequestParser::on_field_impl(beast::http::field name, string_view name_stri
   }
 }
 
+void RequestParser::on_header_impl(error_code& ec) {
+  // The body is reserved as soon as its size is known, before any of it arrives (and before
+  // a 100 Continue invites it). Beast has already checked it against the body limit.
+  const boost::optional<std::uint64_t> length = content_length();
+  if (length && *length > 0 && limits_.reservation != nullptr &&
+      !limits_.reservation->Grow(*length)) {
+    Fail(Rejection::kMemoryBudget, ec);
+  }
+}
+
 void RequestParser::on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
                                       error_code& /*ec*/) {
-  // Beast has already checked content_length against the body limit.
+  // Chunked bodies are reserved chunk by chunk (on_chunk_header_impl).
   if (content_length) body_->reserve(static_cast<size_t>(*content_length));
+}
+
+void RequestParser::on_chunk_header_impl(std::uint64_t size, string_view extensions,
+                                         error_code& ec) {
+  extension_bytes_ += extensions.size();
+  if (extension_bytes_ > limits_.chunk_extension_bytes) {
+    Fail(Rejection::kChunkExtensionTooLarge, ec);
+    return;
+  }
+  if (size == 0) {
+    in_trailers_ = true;
+    return;
+  }
+  // Beast has already checked the chunk against what is left of the body limit.
+  if (limits_.reservation != nullptr && !limits_.reservation->Grow(size)) {
+    Fail(Rejection::kMemoryBudget, ec);
+  }
 }
 
 std::size_t RequestParser::on_body_impl(string_view body, error_code& /*ec*/) {
@@ -305,7 +424,8 @@ Connection::Connection(std::shared_ptr<ServerCore> core, Socket socket)
     : core_(std::move(core)),
       socket_(std::move(socket)),
       executor_(socket_.get_executor()),
-      timer_(executor_) {}
+      timer_(executor_),
+      reservation_(core_->options.memory_budget.get()) {}
 
 Connection::~Connection() {
   if (state_ != State::kClosed) core_->Unregister(this);
@@ -329,8 +449,17 @@ void Connection::StartRequest() {
   ++seq_;
   request_.Clear();
   body_.clear();
-  parser_.emplace(&request_, &body_, core_->options.max_body_bytes);
+  reservation_.Reset();
+  const HttpServer::Options& options = core_->options;
+  parser_.emplace(&request_, &body_,
+                  ParserLimits{.body_bytes = options.max_body_bytes,
+                               .header_bytes = options.max_header_bytes,
+                               .chunk_extension_bytes = options.max_chunk_extension_bytes,
+                               .trailer_bytes = options.max_trailer_bytes,
+                               .reservation = &reservation_});
   request_started_ = false;
+  reading_body_ = false;
+  body_bytes_read_ = 0;
   continue_sent_ = false;
   if (buffer_.size() == 0 && buffer_.capacity() > kKeepBufferCapacity) buffer_.shrink_to_fit();
   if (core_->shutting_down() && buffer_.size() == 0) {
@@ -344,7 +473,7 @@ void Connection::ContinueReading() {
   if (buffer_.size() > 0) {
     if (!request_started_) {
       request_started_ = true;
-      SetDeadline(Clock::now() + core_->options.request_timeout);
+      SetDeadline(Clock::now() + core_->options.header_timeout);
     }
     error_code ec;
     while (buffer_.size() > 0 && !parser_->is_done()) {
@@ -363,6 +492,23 @@ void Connection::ContinueReading() {
     if (parser_->is_done()) {
       Dispatch();
       return;
+    }
+    if (parser_->is_header_done()) {
+      if (!reading_body_) {
+        reading_body_ = true;
+        body_start_ = Clock::now();
+      }
+      SetDeadline(BodyDeadline());
+      // Beast keeps incomplete chunk-size lines and trailer sections without bound.
+      if (parser_->chunked() && buffer_.size() > 0) {
+        const std::string_view pending(static_cast<const char*>(buffer_.data().data()),
+                                       buffer_.size());
+        if (auto problem = ChunkedPendingProblem(pending, core_->options.max_chunk_extension_bytes,
+                                                 core_->options.max_trailer_bytes)) {
+          Reject(*problem);
+          return;
+        }
+      }
     }
     if (parser_->is_header_done() && parser_->expect_continue() && !continue_sent_ &&
         buffer_.size() == 0) {
@@ -402,25 +548,47 @@ void Connection::OnRead(error_code ec, size_t bytes) {
     return;
   }
   buffer_.commit(bytes);
+  if (reading_body_) body_bytes_read_ += bytes;
   ContinueReading();
 }
 
-void Connection::OnParseError(error_code ec) {
-  HttpResponse response;
-  if (ec == beast::http::error::body_limit) {
-    response = ErrorResponse(413, absl::StrCat("request body exceeds the limit of ",
-                                               core_->options.max_body_bytes, " bytes"));
-  } else if (ec == beast::http::error::header_limit) {
-    response = ErrorResponse(431, absl::StrCat("request header exceeds ", kHeaderLimit, " bytes"));
-  } else {
-    response = ErrorResponse(400, absl::StrCat("malformed HTTP request: ", ec.message()));
+Connection::Clock::time_point Connection::BodyDeadline() const {
+  const HttpServer::Options& options = core_->options;
+  Clock::time_point deadline = body_start_ + options.body_timeout;
+  if (options.min_body_bytes_per_sec > 0) {
+    // The bytes read so far buy this much time at the minimum rate (saturating: double).
+    const std::chrono::duration<double> earned(static_cast<double>(body_bytes_read_) /
+                                               static_cast<double>(options.min_body_bytes_per_sec));
+    if (earned < options.body_timeout) {
+      deadline = std::min(deadline, body_start_ + options.body_rate_grace +
+                                        std::chrono::duration_cast<Clock::duration>(earned));
+    }
   }
+  return deadline;
+}
+
+void Connection::Reject(Rejection rejection, std::string_view detail) {
+  core_->CountRejection(rejection);
   head_request_ = false;
-  WriteResponse(std::move(response), /*close_after=*/true);
+  reading_body_ = false;
+  WriteResponse(RejectionResponse(rejection, core_->options, detail), /*close_after=*/true);
+}
+
+void Connection::OnParseError(error_code ec) {
+  if (std::optional<Rejection> failure = parser_->failure()) {
+    Reject(*failure);
+  } else if (ec == beast::http::error::body_limit) {
+    Reject(Rejection::kBodyTooLarge);
+  } else if (ec == beast::http::error::header_limit) {
+    Reject(Rejection::kHeaderTooLarge);
+  } else {
+    Reject(Rejection::kMalformed, ec.message());
+  }
 }
 
 void Connection::Dispatch() {
   keep_alive_ = parser_->keep_alive();
+  reading_body_ = false;
   head_request_ = request_.method == "HEAD";
   SplitTarget(request_);
   request_.body =
@@ -547,6 +715,7 @@ void Connection::OnWrite(error_code ec) {
     return;
   }
   // Free the body now (it can be large); keep the header buffer's capacity.
+  reservation_.Reset();  // the request is answered: its body leaves the memory budget
   response_.body = std::string();
   response_.headers.clear();
   if (close_after_write_) {
@@ -590,6 +759,7 @@ void Connection::Close() {
   timer_.cancel();
   timer_armed_ = false;
   parser_.reset();
+  reservation_.Reset();
   core_->Unregister(this);
   if (unanswered) {
     disconnected_.store(true, std::memory_order_release);
@@ -607,14 +777,19 @@ void Connection::Close() {
 
 // Deadlines ------------------------------------------------------------------------------------
 
+Connection::Clock::duration Connection::ShortestTimeout() const {
+  const HttpServer::Options& o = core_->options;
+  return std::min({Clock::duration(o.idle_timeout), Clock::duration(o.header_timeout),
+                   Clock::duration(o.body_timeout), Clock::duration(o.body_rate_grace)});
+}
+
 void Connection::SetDeadline(Clock::time_point deadline) {
   deadline_ = deadline;
   if (deadline == Clock::time_point::max()) return;
   if (timer_armed_ && timer_expiry_ <= deadline) return;  // it will fire in time and re-check
   // Arm no later than the shortest timeout from now, so that a deadline set a moment later
   // (idle -> first byte of a request -> request deadline) never needs a re-arm.
-  const auto shortest = std::min(core_->options.idle_timeout, core_->options.request_timeout);
-  ArmTimer(std::min(deadline, Clock::now() + shortest));
+  ArmTimer(std::min(deadline, Clock::now() + ShortestTimeout()));
 }
 
 void Connection::ArmTimer(Clock::time_point at) {
@@ -631,12 +806,23 @@ void Connection::OnTimer(error_code ec, uint64_t generation) {
   timer_armed_ = false;
   if (deadline_ == Clock::time_point::max()) return;  // no deadline now; SetDeadline re-arms
   const auto now = Clock::now();
+  if (state_ == State::kReading && reading_body_) {
+    deadline_ = BodyDeadline();  // it moves later as bytes arrive, without re-arming
+  }
   if (now >= deadline_) {
-    Close();  // timed out: idle keep-alive, slow request, stalled write or linger
+    if (state_ == State::kReading && request_started_) {
+      // A slow client: tell it why, then close (the write is bounded by idle_timeout). The
+      // pending read (or 100-continue write) is cancelled first: its handler then sees a state
+      // other than kReading and does nothing.
+      error_code ignored;
+      socket_.cancel(ignored);
+      Reject(reading_body_ ? Rejection::kBodyTimeout : Rejection::kHeaderTimeout);
+      return;
+    }
+    Close();  // timed out: idle keep-alive, stalled write or linger
     return;
   }
-  const auto shortest = std::min(core_->options.idle_timeout, core_->options.request_timeout);
-  ArmTimer(std::min(deadline_, now + shortest));
+  ArmTimer(std::min(deadline_, now + ShortestTimeout()));
 }
 
 }  // namespace ptserve::http::internal

@@ -20,6 +20,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -42,38 +43,80 @@ using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
 
 class Connection;
 
+// What one request may cost the parser (HttpServer::Options' limits, resolved per request).
+struct ParserLimits {
+  uint64_t body_bytes = uint64_t{64} << 20;
+  size_t header_bytes = size_t{64} << 10;
+  size_t chunk_extension_bytes = 4096;
+  size_t trailer_bytes = 8192;
+  // Where the body's bytes are reserved against the memory budget (Content-Length up front,
+  // else each chunk's size as announced); null: no budget.
+  MemoryBudget::Reservation* reservation = nullptr;
+};
+
 // Beast's HTTP/1 request parser writing straight into an HttpRequest (lower-cased header names,
 // body appended to a std::string), so no intermediate beast::http::message is built and copied.
 // One parser per request (Beast parsers are single-use); construction allocates nothing.
+// Trailer fields are counted against the trailer limit and dropped (never merged into
+// request->headers). A limit it enforces itself fails the parse with failure() set.
 class RequestParser final : public boost::beast::http::basic_parser<true> {
  public:
-  // `request` and `body` must outlive the parser; both should be empty.
-  RequestParser(HttpRequest* request, std::string* body, uint64_t body_limit);
+  // `request` and `body` must outlive the parser; both should be empty. `limits.reservation`
+  // (when set) must outlive the parser.
+  RequestParser(HttpRequest* request, std::string* body, const ParserLimits& limits);
 
   // The request has `Expect: 100-continue`.
   bool expect_continue() const { return expect_continue_; }
+  // Why put() failed, when it was one of our limits (Beast's own errors leave it empty).
+  std::optional<Rejection> failure() const { return failure_; }
+  // The last chunk has been seen: what follows is the trailer section.
+  bool in_trailers() const { return in_trailers_; }
 
  private:
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
 
+  void Fail(Rejection why, error_code& ec);
   void on_request_impl(boost::beast::http::verb method, string_view method_str, string_view target,
                        int version, error_code& ec) override;
   void on_response_impl(int code, string_view reason, int version, error_code& ec) override;
   void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
                      error_code& ec) override;
-  void on_header_impl(error_code& ec) override {}
+  void on_header_impl(error_code& ec) override;
   void on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
                          error_code& ec) override;
   std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t size, string_view extensions, error_code& ec) override {}
+  void on_chunk_header_impl(std::uint64_t size, string_view extensions, error_code& ec) override;
   std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
   void on_finish_impl(error_code& ec) override {}
 
   HttpRequest* const request_;
   std::string* const body_;
+  const ParserLimits limits_;
   bool expect_continue_ = false;
+  bool in_trailers_ = false;
+  size_t extension_bytes_ = 0;
+  size_t trailer_bytes_ = 0;
+  std::optional<Rejection> failure_;
 };
+
+// Bytes of a chunked body that the parser has left unconsumed because they do not yet form a
+// complete element: a chunk-size line (size and extensions) without its CRLF, or the last
+// chunk's line plus a trailer section without its final empty line. Beast 1.74 buffers these
+// without bound; this says when they exceed the limits (kChunkExtensionTooLarge or
+// kTrailerTooLarge), nullopt while they are within them.
+std::optional<Rejection> ChunkedPendingProblem(std::string_view pending,
+                                               size_t max_chunk_extension_bytes,
+                                               size_t max_trailer_bytes);
+
+// Splits request.target into path and query, as a connection does before routing. An
+// absolute-form target ("http://host/path?q", RFC 9112 §3.2.2) contributes only its path.
+// Exposed for fuzz/http_request_fuzzer.cc.
+void SplitTarget(HttpRequest& request);
+
+// The JSON error response the transport sends for `rejection` (status, message, Retry-After).
+HttpResponse RejectionResponse(Rejection rejection, const HttpServer::Options& options,
+                               std::string_view detail = "");
 
 // Everything the server and its connections share. Held by std::shared_ptr from the HttpServer
 // and from every Connection, so the io_contexts outlive any Connection (and any Responder the
@@ -124,6 +167,13 @@ class ServerCore {
 
   std::atomic<uint64_t> requests_served{0};
   std::atomic<size_t> open_connections{0};
+  std::atomic<uint64_t> rejected[kRejectionCount] = {};
+
+  // Counts a rejection and tells Options::on_rejected. Network threads.
+  void CountRejection(Rejection rejection) {
+    rejected[static_cast<int>(rejection)].fetch_add(1, std::memory_order_relaxed);
+    if (options.on_rejected) options.on_rejected(rejection);
+  }
 
   // HttpServer's lifecycle (Start/Shutdown may be called from any thread).
   std::mutex lifecycle_mu;
@@ -189,6 +239,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void StartRequest();
   void ContinueReading();
+  // Refuses the request being read with the transport's answer for `rejection`, then closes.
+  void Reject(Rejection rejection, std::string_view detail = "");
+  // The deadline of the body being read (body_timeout and the minimum rate).
+  Clock::time_point BodyDeadline() const;
   void OnRead(boost::system::error_code ec, size_t bytes);
   void OnParseError(boost::system::error_code ec);
   void Dispatch();
@@ -200,6 +254,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnWrite(boost::system::error_code ec);
   void GracefulClose();
   void LingerRead();
+  Clock::duration ShortestTimeout() const;
   void SetDeadline(Clock::time_point deadline);
   void ArmTimer(Clock::time_point at);
   void OnTimer(boost::system::error_code ec, uint64_t generation);
@@ -217,6 +272,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   HttpRequest request_;
   std::string body_;              // the parser appends here; moved into request_.body
   bool request_started_ = false;  // bytes of the current request have arrived
+  bool reading_body_ = false;     // the header is complete; the body is arriving
+  Clock::time_point body_start_;  // when the header was complete
+  uint64_t body_bytes_read_ = 0;  // bytes read since then
+  MemoryBudget::Reservation reservation_;  // the current request's body in the memory budget
   bool continue_sent_ = false;
   bool keep_alive_ = true;
   bool head_request_ = false;

@@ -31,10 +31,46 @@ void HttpRequest::Clear() {
   remote_address.clear();
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (Unicode 15, table 3-7: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (byte(i) & 0xc0) == 0x80; };
+  const unsigned char c = byte(0);
+  if (c < 0x80) return 1;
+  if (c < 0xc2 || c > 0xf4) return 0;
+  if (c < 0xe0) return cont(1) ? 2 : 0;
+  if (!cont(1)) return 0;
+  if (c < 0xf0) {
+    if ((c == 0xe0 && byte(1) < 0xa0) || (c == 0xed && byte(1) >= 0xa0)) return 0;
+    return cont(2) ? 3 : 0;
+  }
+  if ((c == 0xf0 && byte(1) < 0x90) || (c == 0xf4 && byte(1) >= 0x90)) return 0;
+  return cont(2) && cont(3) ? 4 : 0;
+}
+
+}  // namespace
+
 void AppendJsonEscaped(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const size_t n = Utf8SequenceLength(text.substr(i));
+      if (n == 0) {
+        out->append("\\ufffd");  // an invalid byte: U+FFFD REPLACEMENT CHARACTER
+        ++i;
+      } else {
+        out->append(text.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -63,7 +99,6 @@ void AppendJsonEscaped(std::string_view text, std::string* out) {
           out->push_back(kHex[u >> 4]);
           out->push_back(kHex[u & 0xf]);
         } else {
-          // Bytes >= 0x80 pass through: the message is expected to be UTF-8.
           out->push_back(c);
         }
     }
@@ -71,10 +106,18 @@ void AppendJsonEscaped(std::string_view text, std::string* out) {
 }
 
 std::string JsonError(std::string_view message) {
+  const bool cut = message.size() > kMaxErrorMessageBytes;
+  if (cut) {
+    // Back up to a UTF-8 sequence boundary so the cut does not leave a broken character.
+    size_t end = kMaxErrorMessageBytes;
+    while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xc0) == 0x80) --end;
+    message = message.substr(0, end);
+  }
   std::string out;
-  out.reserve(message.size() + 14);
+  out.reserve(message.size() + 17);
   out.append(R"({"error":")");
   AppendJsonEscaped(message, &out);
+  if (cut) out.append("...");
   out.append("\"}");
   return out;
 }

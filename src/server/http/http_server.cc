@@ -57,6 +57,7 @@ void OnAccept(const std::shared_ptr<ServerCore>& core, error_code ec) {
   internal::Socket socket = std::move(*core->pending_socket);
   core->pending_socket.reset();
   if (core->open_connections.load(std::memory_order_relaxed) >= core->options.max_connections) {
+    core->CountRejection(Rejection::kConnectionLimit);
     RejectOverLimit(socket);
   } else {
     error_code ignored;
@@ -83,12 +84,44 @@ void Accept(const std::shared_ptr<ServerCore>& core) {
 
 }  // namespace
 
+const char* RejectionName(Rejection rejection) {
+  switch (rejection) {
+    case Rejection::kConnectionLimit:
+      return "connection_limit";
+    case Rejection::kMemoryBudget:
+      return "memory_budget";
+    case Rejection::kHeaderTooLarge:
+      return "header_too_large";
+    case Rejection::kChunkExtensionTooLarge:
+      return "chunk_extension_too_large";
+    case Rejection::kTrailerTooLarge:
+      return "trailer_too_large";
+    case Rejection::kBodyTooLarge:
+      return "body_too_large";
+    case Rejection::kMalformed:
+      return "malformed";
+    case Rejection::kHeaderTimeout:
+      return "header_timeout";
+    case Rejection::kBodyTimeout:
+      return "body_timeout";
+  }
+  return "other";
+}
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
     const Options& options, std::shared_ptr<const Router> router) {
   if (router == nullptr) return absl::InvalidArgumentError("HttpServer: router is null");
   if (options.threads < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("HttpServer: threads must be >= 1, got ", options.threads));
+  }
+  if (options.header_timeout.count() <= 0 || options.body_timeout.count() <= 0 ||
+      options.idle_timeout.count() <= 0 || options.body_rate_grace.count() < 0) {
+    return absl::InvalidArgumentError("HttpServer: timeouts must be positive");
+  }
+  if (options.max_header_bytes < 64 || options.max_header_bytes > (size_t{1} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "HttpServer: max_header_bytes must be in [64, 2^30], got ", options.max_header_bytes));
   }
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(
@@ -195,6 +228,10 @@ size_t HttpServer::open_connections() const {
 
 uint64_t HttpServer::requests_served() const {
   return core_->requests_served.load(std::memory_order_relaxed);
+}
+
+uint64_t HttpServer::rejected(Rejection reason) const {
+  return core_->rejected[static_cast<int>(reason)].load(std::memory_order_relaxed);
 }
 
 }  // namespace ptserve::http

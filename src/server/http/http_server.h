@@ -18,7 +18,15 @@
 //    after the current response is written, so pipelining is safe;
 //  - bodies by Content-Length or chunked; `Expect: 100-continue` is answered;
 //  - a body over Options::max_body_bytes gets 413, a malformed request 400, a header block
-//    over 64 KiB 431; each is a JSON error {"error":"..."} and the connection is then closed;
+//    over Options::max_header_bytes 431, chunk extensions over max_chunk_extension_bytes 400,
+//    trailer fields over max_trailer_bytes 431, a body that does not fit the memory budget 503
+//    with Retry-After; each is a JSON error {"error":"..."} and the connection is then closed;
+//  - trailer fields (after a chunked body) are read, bounded and dropped: they never become
+//    header fields, so a trailer cannot override a header the application reads;
+//  - slow clients: the header must arrive within header_timeout of its first byte, the body
+//    within body_timeout of the header's end and never slower on average than
+//    min_body_bytes_per_sec (after body_rate_grace); else 408 and close. An idle keep-alive
+//    connection is closed after idle_timeout;
 //  - every response carries `Server: ptserve`, `Date` and `Content-Length`; HEAD responses
 //    carry no body; 1xx/204/304 carry neither body nor Content-Length.
 //
@@ -32,14 +40,34 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "server/http/http_message.h"
+#include "server/http/memory_budget.h"
 #include "server/http/router.h"
 
 namespace ptserve::http {
+
+// Why the transport refused a connection or a request before the application saw it (the
+// label of ptserve_http_rejected_total).
+enum class Rejection {
+  kConnectionLimit,         // over Options::max_connections: 503, closed
+  kMemoryBudget,            // body does not fit Options::memory_budget: 503 + Retry-After
+  kHeaderTooLarge,          // 431
+  kChunkExtensionTooLarge,  // 400
+  kTrailerTooLarge,         // 431
+  kBodyTooLarge,            // 413
+  kMalformed,               // 400
+  kHeaderTimeout,           // 408
+  kBodyTimeout,             // 408 (body_timeout or below min_body_bytes_per_sec)
+};
+inline constexpr int kRejectionCount = 9;
+// "connection_limit", "memory_budget", "header_too_large", "chunk_extension_too_large",
+// "trailer_too_large", "body_too_large", "malformed", "header_timeout", "body_timeout".
+const char* RejectionName(Rejection rejection);
 
 namespace internal {
 class ServerCore;
@@ -58,14 +86,34 @@ class HttpServer {
     int threads = 2;
     // Largest accepted request body; larger gets 413 and the connection closed.
     size_t max_body_bytes = size_t{64} << 20;
+    // Largest request line plus header fields; larger gets 431.
+    size_t max_header_bytes = size_t{64} << 10;
+    // Chunked bodies: all chunk extensions (";name=value" after a chunk size) of one request
+    // together, and one chunk-size line, at most this many bytes; more gets 400.
+    size_t max_chunk_extension_bytes = 4096;
+    // Chunked bodies: the trailer section after the last chunk at most this many bytes; more
+    // gets 431. Trailer fields are dropped, never merged into the header fields.
+    size_t max_trailer_bytes = 8192;
     // A keep-alive connection waiting for the next request this long is closed. Also bounds
     // the time to write one response to a client that does not read.
     std::chrono::seconds idle_timeout{60};
-    // Once a request's first byte has arrived, the whole request (header and body) must
-    // arrive within this time, else the connection is closed.
-    std::chrono::seconds request_timeout{30};
-    // Connections beyond this are answered 503 and closed at once.
+    // From a request's first byte to the end of its header block; else 408 and close.
+    std::chrono::seconds header_timeout{10};
+    // From the end of the header to the end of the body; else 408 and close.
+    std::chrono::seconds body_timeout{60};
+    // Slowest accepted average body rate, in bytes per second, counted from the end of the
+    // header after the first body_rate_grace; slower gets 408 and close. 0: no minimum.
+    uint64_t min_body_bytes_per_sec = 1024;
+    std::chrono::seconds body_rate_grace{5};
+    // Connections beyond this are answered 503 and closed at once (counted).
     size_t max_connections = 10000;
+    // Shared bound on request bodies in memory (from arrival until the response is written),
+    // possibly shared by several servers; null: none. A body that does not fit gets 503 with
+    // Retry-After at once.
+    std::shared_ptr<MemoryBudget> memory_budget;
+    // Called on the network thread for every rejection (after it is counted); must be quick
+    // and must not block. May be empty.
+    std::function<void(Rejection)> on_rejected;
   };
 
   // Binds and listens (so a taken port fails here, naming the address), but serves nothing
@@ -107,6 +155,9 @@ class HttpServer {
 
   // Responses sent so far (counted when the write starts; error responses included). Any thread.
   uint64_t requests_served() const;
+
+  // Rejections of `reason` so far. Any thread.
+  uint64_t rejected(Rejection reason) const;
 
  private:
   HttpServer(std::shared_ptr<internal::ServerCore> core, int port);

@@ -684,11 +684,15 @@ TEST_F(HttpServerTest, IdleConnectionTimesOut) {
 
 TEST_F(HttpServerTest, SlowRequestTimesOut) {
   HttpServer::Options options;
-  options.request_timeout = 1s;
+  options.header_timeout = 1s;
   StartServer(options);
   TestClient client(server_->port());
   ASSERT_TRUE(client.Send("GET /ping HTTP/1.1\r\nHost: t\r\n"));  // header never finished
   const auto start = std::chrono::steady_clock::now();
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 408);
+  EXPECT_THAT(response->body, HasSubstr("header"));
   EXPECT_TRUE(client.ReadsEof());
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, 900ms);
@@ -706,6 +710,161 @@ TEST_F(HttpServerTest, ConnectionsOverTheLimitGet503) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 503);
   EXPECT_TRUE(first.Get("/ping"));
+}
+
+TEST_F(HttpServerTest, ConnectionLimitIsCounted) {
+  HttpServer::Options options;
+  options.max_connections = 1;
+  std::atomic<int> reported{0};
+  options.on_rejected = [&](Rejection r) {
+    if (r == Rejection::kConnectionLimit) ++reported;
+  };
+  StartServer(options);
+  TestClient first(server_->port());
+  ASSERT_TRUE(first.Get("/ping"));
+  for (int i = 0; i < 3; ++i) {
+    TestClient extra(server_->port());
+    auto response = extra.Read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 503);
+    EXPECT_EQ(response->headers["retry-after"], "1");
+  }
+  EXPECT_EQ(server_->rejected(Rejection::kConnectionLimit), 3u);
+  EXPECT_EQ(reported.load(), 3);
+}
+
+// Sends a chunked POST /header whose trailer carries X-Test: the handler must not see it.
+TEST_F(HttpServerTest, TrailerFieldsDoNotOverrideHeaders) {
+  router_->Add("POST", "/header", [](HttpRequest& request, std::shared_ptr<Responder> r) {
+    r->Send(Text(absl::StrCat(A(request.Header("x-test")), "|", A(request.Header("x-other")),
+                              "|", *request.body)));
+  });
+  StartServer();
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send(
+      "POST /header HTTP/1.1\r\nHost: t\r\nX-Test: header\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nhi\r\n0\r\nX-Test: trailer\r\nX-Other: trailer\r\n\r\n"));
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "header||hi");
+  EXPECT_TRUE(client.Get("/ping"));  // the connection is still in sync
+}
+
+TEST_F(HttpServerTest, OversizedChunkExtensionGets400AndClose) {
+  HttpServer::Options options;
+  options.max_chunk_extension_bytes = 1024;
+  StartServer(options);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;ext="));
+  // Far more extension than allowed, never finishing the line: answered long before the end.
+  const std::string filler(64 * 1024, 'e');
+  for (int i = 0; i < 32; ++i) {  // 2 MiB: within what the server drains after answering
+    if (!client.Send(filler)) break;  // the server may close while we still send
+  }
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr("chunk extension"));
+  EXPECT_EQ(server_->rejected(Rejection::kChunkExtensionTooLarge), 1u);
+}
+
+TEST_F(HttpServerTest, OversizedTrailerGets431AndClose) {
+  HttpServer::Options options;
+  options.max_trailer_bytes = 1024;
+  StartServer(options);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\na\r\n0\r\n"));
+  for (int i = 0; i < 200; ++i) {
+    if (!client.Send(absl::StrCat("X-T", i, ": ", std::string(1000, 'v'), "\r\n"))) break;
+  }
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431);
+  EXPECT_THAT(response->body, HasSubstr("trailer"));
+}
+
+TEST_F(HttpServerTest, MemoryBudgetRefusesAtOnceAndIsGivenBack) {
+  HttpServer::Options options;
+  options.memory_budget = std::make_shared<MemoryBudget>(1000);
+  StartServer(options);
+  // A body that does not fit is refused from its Content-Length alone.
+  TestClient big(server_->port());
+  ASSERT_TRUE(big.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n"));
+  auto refused = big.Read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->headers["retry-after"], "1");
+  EXPECT_THAT(refused->body, HasSubstr("memory budget"));
+  // One that fits while another holds 600 bytes does not; after the answer the bytes are back.
+  TestClient holder(server_->port());
+  ASSERT_TRUE(holder.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 600\r\n\r\nxx"));
+  for (int i = 0; i < 100 && options.memory_budget->used() != 600; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(options.memory_budget->used(), 600u);
+  TestClient second(server_->port());
+  ASSERT_TRUE(second.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\n\r\n"));
+  auto over = second.Read();
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, 503);
+  ASSERT_TRUE(holder.Send(std::string(598, 'x')));
+  auto answered = holder.Read();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
+  // Given back once the write completes (just after the client has the response).
+  for (int i = 0; i < 100 && options.memory_budget->used() != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(options.memory_budget->used(), 0u);
+  TestClient third(server_->port());
+  ASSERT_TRUE(third.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  auto fits = third.Read();
+  ASSERT_TRUE(fits);
+  EXPECT_EQ(fits->body, "hello");
+  EXPECT_EQ(server_->rejected(Rejection::kMemoryBudget), 2u);
+}
+
+TEST_F(HttpServerTest, SlowBodyGets408) {
+  HttpServer::Options options;
+  options.body_timeout = 1s;
+  StartServer(options);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab"));
+  const auto start = std::chrono::steady_clock::now();
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 408);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms);
+  EXPECT_EQ(server_->rejected(Rejection::kBodyTimeout), 1u);
+}
+
+TEST_F(HttpServerTest, BodyBelowMinimumRateGets408) {
+  HttpServer::Options options;
+  options.body_timeout = 30s;
+  options.body_rate_grace = 1s;
+  options.min_body_bytes_per_sec = 1000;
+  StartServer(options);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<ClientResponse> response;
+  // A byte every 100 ms: 10 bytes/s, far below the minimum.
+  std::thread trickle([&] {
+    for (int i = 0; i < 40; ++i) {
+      if (!client.Send("x")) return;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  response = client.Read();
+  const auto took = std::chrono::steady_clock::now() - start;
+  trickle.join();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 408);
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 2500ms);
 }
 
 TEST_F(HttpServerTest, TakenPortIsAnError) {
