@@ -12,8 +12,9 @@ Pass criteria (all must hold):
   - zero failed requests (Locust's "Failure Count", Aggregated row; a response fails unless it
     is HTTP 200 with a 10-value "prediction") and at least one request;
   - the server is alive at the end and exits 0 on SIGTERM;
-  - for each series, over the samples taken after --warmup seconds (counted from the start of
-    the load, so the ramp-up to --users is inside it):
+  - Locust reports all --users spawned (its "All users spawned" log line);
+  - for each series, over the samples taken from --warmup seconds after all users were spawned
+    to the end of the load (the ramp-up takes users/spawn-rate seconds, longer on a busy host):
         min >= (1 - tolerance) * median  and  max <= (1 + tolerance) * median
     with tolerance 0.05 (±5 %).
 Informational: each series' drift (median of the last quarter of the post-warm-up samples over
@@ -65,8 +66,8 @@ def main():
     p.add_argument("--default-model", default="mlp")
     p.add_argument("--seconds", type=int, default=1800, help="load duration (Locust -t)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="seconds after the load starts before samples count (default: a quarter "
-                        "of --seconds, at least 30, at most 300)")
+                   help="seconds after all users are spawned before samples count (default: a "
+                        "sixth of --seconds, at least 20, at most 300)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     p.add_argument("--users", type=int, default=1000)
     p.add_argument("--spawn-rate", type=float, default=100.0)
@@ -76,7 +77,7 @@ def main():
     p.add_argument("--out", default=os.path.join(ROOT, "out", "soak"))
     p.add_argument("--server-arg", action="append", default=[], help="extra ptserve flag (repeatable)")
     args = p.parse_args()
-    warmup = args.warmup if args.warmup is not None else min(300, max(30, args.seconds // 4))
+    warmup = args.warmup if args.warmup is not None else min(300, max(20, args.seconds // 6))
     if warmup >= args.seconds:
         print(f"soak: --warmup {warmup} must be shorter than --seconds {args.seconds}", file=sys.stderr)
         return 2
@@ -84,6 +85,7 @@ def main():
     if not os.access(binary, os.X_OK):
         print(f"soak: {binary} not built (scripts/build.sh)", file=sys.stderr)
         return 2
+    args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     # 1000 keep-alive connections on each side: make sure the descriptors are there.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -129,7 +131,8 @@ def main():
         prefix = os.path.join(args.out, "locust")
         common = ["/usr/bin/python3", "-m", "locust", "-f", os.path.join(ROOT, "bench", "locust", "locustfile.py"),
                   "--host", f"http://127.0.0.1:{port}"]
-        locust_log = open(os.path.join(args.out, "locust.log"), "w")
+        locust_log_path = os.path.join(args.out, "locust.log")
+        locust_log = open(locust_log_path, "w")
         head = common + ["--headless", "-u", str(args.users), "-r", str(args.spawn_rate),
                          "-t", f"{args.seconds}s", "--stop-timeout", "5", "--only-summary", "--csv", prefix]
         if args.locust_workers > 0:
@@ -149,7 +152,9 @@ def main():
         start = time.time()
         samples = []  # (t, rss_mb, threads, fds)
         print(f"soak: {args.users} users (spawn rate {args.spawn_rate}/s) for {args.seconds} s, "
-              f"sampling every {args.interval} s, warm-up {warmup} s", flush=True)
+              f"sampling every {args.interval} s, warm-up until {warmup} s after all users are spawned",
+              flush=True)
+        spawned_at = None
         print(f"{'t_s':>6} {'rss_mb':>8} {'threads':>7} {'fds':>5}", flush=True)
         next_sample = start
         while locusts[0].poll() is None:
@@ -157,6 +162,11 @@ def main():
                 print("soak: ptserve died under load:\n" + server_log()[-3000:], file=sys.stderr)
                 return 1
             now = time.time()
+            if spawned_at is None:
+                with open(locust_log_path) as f:
+                    if "All users spawned" in f.read():
+                        spawned_at = now - start
+                        print(f"soak: all {args.users} users spawned after {spawned_at:.0f} s", flush=True)
             if now >= next_sample:
                 rss, threads, fds = read_proc(server.pid)
                 samples.append((now - start, rss, threads, fds))
@@ -178,6 +188,11 @@ def main():
                 w.writerow([f"{s[0]:.1f}", f"{s[1]:.1f}", s[2], s[3]])
 
         ok = True
+        if not os.path.exists(prefix + "_stats.csv"):
+            with open(os.path.join(args.out, "locust.log")) as f:
+                print("soak: Locust failed (exit %s):\n%s" % (locusts[0].returncode, f.read()[-3000:]),
+                      file=sys.stderr)
+            return 2
         with open(prefix + "_stats.csv", newline="") as f:
             rows = {r["Name"]: r for r in csv.DictReader(f)}
         agg = rows.get("Aggregated")
@@ -194,11 +209,15 @@ def main():
             if os.path.exists(fail_csv):
                 print(open(fail_csv).read()[:3000])
 
-        after = [s for s in samples if s[0] >= warmup]
+        if spawned_at is None:
+            print(f"soak: FAIL: Locust never had all {args.users} users spawned")
+            return 1
+        after = [s for s in samples if s[0] >= spawned_at + warmup]
         if len(after) < 3:
             print(f"soak: FAIL: only {len(after)} samples after the warm-up")
             return 1
-        print(f"soak: {len(after)} samples after the {warmup} s warm-up "
+        print(f"soak: {len(after)} samples from t={spawned_at + warmup:.0f} s (all users spawned at "
+              f"{spawned_at:.0f} s + {warmup} s warm-up) "
               f"(criterion: min >= {1 - args.tolerance:.2f} x median, max <= {1 + args.tolerance:.2f} x median)")
         for index, name in ((1, "rss_mb"), (2, "threads"), (3, "fds")):
             values = [s[index] for s in after]

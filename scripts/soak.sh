@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Soak test (bench/soak.py): the real server on the example models under the seed's Locust load
 # (1000 users) for SOAK_SECONDS, sampling its RSS, threads and open descriptors every
-# SOAK_INTERVAL seconds. Fails on any failed request, or if after the warm-up any series leaves
-# ±5 % of its median. Prints the series.
+# SOAK_INTERVAL seconds. Fails on any failed request, or if, from SOAK_WARMUP seconds after all
+# users are spawned to the end, any series leaves ±5 % of its median. Prints the series.
 #
 #   bash scripts/soak.sh                      # 30 minutes
 #   SOAK_SECONDS=120 bash scripts/soak.sh     # what CI runs (~2.5 minutes with startup)
 #
-# Environment: SOAK_SECONDS (1800), SOAK_WARMUP (a quarter of SOAK_SECONDS, 30..300),
+# Environment: SOAK_SECONDS (1800), SOAK_WARMUP (a sixth of SOAK_SECONDS, 20..300),
 # SOAK_USERS (1000), SOAK_SPAWN_RATE (100), SOAK_INTERVAL (5), SOAK_LOCUST_WORKERS (0: one
 # Locust process), SOAK_OUT (out/soak), PTSERVE_BUILD_DIR (build). Needs the server built
 # (scripts/build.sh), the example models (scripts/examples.sh) and python3-locust.
