@@ -267,6 +267,33 @@ def test_trailer_fields_never_override_headers(srv):
     assert_alive_and_serving(srv)
 
 
+FRAMING = {
+    "content-length and chunked": b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "two content-lengths": b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "negative content-length": b"Content-Length: -5\r\n\r\n",
+    "transfer-encoding gzip": b"Transfer-Encoding: gzip\r\n\r\n",
+    "chunked not last": b"Transfer-Encoding: chunked, identity\r\n\r\n",
+    "chunk size overflow": b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n",
+    "chunk size not hex": b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "content-length in trailer": b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nContent-Length: 99\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(FRAMING))
+def test_ambiguous_framing_gets_400_and_nothing_is_smuggled(srv, name):
+    """Requests whose body length is ambiguous are refused and the connection closed, so bytes
+    after them are never parsed as a second request."""
+    sock = connect(srv)
+    smuggled = b"GET /v2/models/mlp HTTP/1.1\r\nHost: t\r\n\r\n"
+    sock.sendall(b"POST /predict HTTP/1.1\r\nHost: t\r\n" + FRAMING[name] + smuggled)
+    status, headers, body = read_response(sock)
+    assert status == 400, body
+    strict_json_error(body)
+    assert headers.get("connection") == "close"
+    assert reads_eof(sock)  # no second response
+    assert_alive_and_serving(srv)
+
+
 def test_body_over_the_request_limit_gets_413(repo):
     with Server(repository=repo, args=["--max-request-bytes", "4096"]) as s:
         sock = connect(s)

@@ -266,8 +266,9 @@ RequestParser::RequestParser(HttpRequest* request, std::string* body, const Pars
   eager(true);  // parse header and body in one put() when both are buffered
 }
 
-void RequestParser::Fail(Rejection why, error_code& ec) {
+void RequestParser::Fail(Rejection why, error_code& ec, std::string_view detail) {
   failure_ = why;
+  failure_detail_ = detail;
   ec = LimitError();
 }
 
@@ -302,9 +303,16 @@ void RequestParser::on_field_impl(beast::http::field name, string_view name_stri
   if (name == beast::http::field::expect && beast::iequals(value, "100-continue")) {
     expect_continue_ = true;
   }
+  if (name == beast::http::field::transfer_encoding) transfer_encoding_ = true;
 }
 
 void RequestParser::on_header_impl(error_code& ec) {
+  // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
+  // length; Beast would read it as bodiless and parse its body as the next request (smuggling).
+  if (transfer_encoding_ && !chunked()) {
+    Fail(Rejection::kMalformed, ec, "Transfer-Encoding must end with chunked");
+    return;
+  }
   // The body is reserved as soon as its size is known, before any of it arrives (and before
   // a 100 Continue invites it). Beast has already checked it against the body limit.
   const boost::optional<std::uint64_t> length = content_length();
@@ -576,7 +584,7 @@ void Connection::Reject(Rejection rejection, std::string_view detail) {
 
 void Connection::OnParseError(error_code ec) {
   if (std::optional<Rejection> failure = parser_->failure()) {
-    Reject(*failure);
+    Reject(*failure, parser_->failure_detail());
   } else if (ec == beast::http::error::body_limit) {
     Reject(Rejection::kBodyTooLarge);
   } else if (ec == beast::http::error::header_limit) {

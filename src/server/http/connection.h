@@ -67,8 +67,10 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
 
   // The request has `Expect: 100-continue`.
   bool expect_continue() const { return expect_continue_; }
-  // Why put() failed, when it was one of our limits (Beast's own errors leave it empty).
+  // Why put() failed, when it was one of our checks (Beast's own errors leave it empty), and
+  // for kMalformed what was wrong.
   std::optional<Rejection> failure() const { return failure_; }
+  std::string_view failure_detail() const { return failure_detail_; }
   // The last chunk has been seen: what follows is the trailer section.
   bool in_trailers() const { return in_trailers_; }
 
@@ -76,7 +78,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
 
-  void Fail(Rejection why, error_code& ec);
+  void Fail(Rejection why, error_code& ec, std::string_view detail = "");
   void on_request_impl(boost::beast::http::verb method, string_view method_str, string_view target,
                        int version, error_code& ec) override;
   void on_response_impl(int code, string_view reason, int version, error_code& ec) override;
@@ -95,9 +97,11 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   const ParserLimits limits_;
   bool expect_continue_ = false;
   bool in_trailers_ = false;
+  bool transfer_encoding_ = false;  // a Transfer-Encoding field was seen
   size_t extension_bytes_ = 0;
   size_t trailer_bytes_ = 0;
   std::optional<Rejection> failure_;
+  std::string_view failure_detail_;  // a string literal
 };
 
 // Bytes of a chunked body that the parser has left unconsumed because they do not yet form a

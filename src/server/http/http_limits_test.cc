@@ -141,6 +141,24 @@ TEST(RequestParserTest, HeaderLimitIsConfigurable) {
   EXPECT_FALSE(Parse(wire, &ok_request, &body, ParserLimits{.header_bytes = 4096}).ec);
 }
 
+TEST(RequestParserTest, TransferEncodingMustEndWithChunked) {
+  for (const char* coding : {"gzip", "chunked, identity", "identity"}) {
+    HttpRequest request;
+    std::string body;
+    ParseResult r = Parse(absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ",
+                                       coding, "\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"),
+                          &request, &body, ParserLimits{});
+    EXPECT_TRUE(r.ec) << coding;
+    EXPECT_EQ(r.failure, Rejection::kMalformed) << coding;
+  }
+  HttpRequest request;
+  std::string body;
+  EXPECT_FALSE(Parse(absl::StrCat("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, "
+                                  "chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"),
+                     &request, &body, ParserLimits{})
+                   .ec);
+}
+
 TEST(ChunkedPendingProblemTest, BoundsChunkSizeLinesAndTrailers) {
   // An unfinished chunk-size line: size plus extensions.
   EXPECT_EQ(ChunkedPendingProblem("10;ext=abc", 100, 100), std::nullopt);
