@@ -68,13 +68,13 @@ TEST(ValidateModelConfigTest, Platform) {
 }
 
 TEST(ValidateModelConfigTest, MaxBatchSize) {
-  EXPECT_THAT(Validate("max_batch_size: -1"), IsInvalidArgument("max_batch_size: must be >= 0"));
+  EXPECT_THAT(Validate("max_batch_size: -1"), IsInvalidArgument("max_batch_size: must be in [0, 65536], got -1"));
 }
 
 TEST(ValidateModelConfigTest, Dims) {
   EXPECT_THAT(Validate(Edit("dims: [ -1, 784 ]", "dims: [ 0, 784 ]")),
               IsInvalidArgument("models/mlp/config.pbtxt: input[0].dims[0]: input 'INPUT__0': "
-                                "dimension must be >= 1 or -1, got 0"));
+                                "dimension must be -1 or in [1, 2147483647], got 0"));
   EXPECT_THAT(Validate(Edit("dims: [ -1, 784 ]", "dims: [ -1, -2 ]")),
               IsInvalidArgument("input[0].dims[1]: input 'INPUT__0'"));
   EXPECT_THAT(Validate(Edit("dims: [ -1, 10 ]", "dims: [ 10, 0 ]")),
@@ -118,7 +118,10 @@ TEST(ValidateModelConfigTest, Reshape) {
                                 "but dims [2,6] has 12"));
   EXPECT_THAT(with_reshape("[2, 6]", "[12, 0]"), IsInvalidArgument("input[0].reshape.shape[1]"));
   EXPECT_THAT(with_reshape("[4294967296, 4294967296]", "[1]"),
-              IsInvalidArgument("input[0].dims: input 'x'"));
+              IsInvalidArgument("input[0].dims[0]: input 'x': dimension must be -1 or in "
+                                "[1, 2147483647], got 4294967296"));
+  EXPECT_THAT(with_reshape("[2, 6]", "[12, 4294967296]"),
+              IsInvalidArgument("input[0].reshape.shape[1]"));
   EXPECT_THAT(Validate("output { name: \"y\" data_type: TYPE_FP32 dims: [4] "
                        "reshape { shape: [2, 3] } }"),
               IsInvalidArgument("output[0].reshape"));
@@ -134,13 +137,13 @@ TEST(ValidateModelConfigTest, VersionPolicy) {
   EXPECT_THAT(Validate("version_policy { specific {} }"),
               IsInvalidArgument("version_policy.specific.versions: must list at least one"));
   EXPECT_THAT(Validate("version_policy { latest {} }"),
-              IsInvalidArgument("version_policy.latest.num_versions: must be >= 1"));
+              IsInvalidArgument("version_policy.latest.num_versions: must be in [1, 1024], got 0"));
 }
 
 TEST(ValidateModelConfigTest, InstanceGroup) {
   EXPECT_TRUE(Validate(Edit("count: 2", "count: 0")).ok());  // 0 means 1
   EXPECT_THAT(Validate(Edit("count: 2", "count: -1")),
-              IsInvalidArgument("instance_group[0].count: must be >= 0, got -1"));
+              IsInvalidArgument("instance_group[0].count: must be in [0, 256] (0 means 1), got -1"));
   EXPECT_THAT(Validate(Edit("gpus: [ 0, 1 ]", "gpus: [ 0, -1 ]")),
               IsInvalidArgument("instance_group[0].gpus[1]"));
   EXPECT_THAT(Validate(Edit("kind: KIND_GPU", "kind: KIND_CPU")),
@@ -168,7 +171,8 @@ TEST(ValidateModelConfigTest, DynamicBatching) {
   EXPECT_THAT(Validate(Edit("default_priority_level: 2", "default_priority_level: 0")),
               IsInvalidArgument("dynamic_batching.default_priority_level"));
   EXPECT_THAT(Validate(Edit("priority_levels: 2", "priority_levels: 0")),
-              IsInvalidArgument("dynamic_batching.default_priority_level: must not be set"));
+              IsInvalidArgument("dynamic_batching.default_priority_level: must be 0 (unset) when "
+                                "priority_levels is 0, got 2"));
   EXPECT_THAT(Validate(Edit("key: 1\n", "key: 5\n")),
               IsInvalidArgument("dynamic_batching.priority_queue_policy[5]: priority level"));
   EXPECT_THAT(Validate(Edit("default_timeout_microseconds: 5000000",
@@ -211,6 +215,165 @@ TEST(ValidateModelConfigTest, ModelWarmup) {
   EXPECT_TRUE(Validate(unbatched).ok());
   EXPECT_THAT(Validate(absl::StrReplaceAll(unbatched, {{"batch_size: 1", "batch_size: 2"}})),
               IsInvalidArgument("must be in [1, 1]"));
+}
+
+// Every size a config chooses has a range, and the message names the field
+// and the range: nothing is allocated in proportion to an unchecked number.
+TEST(ValidateModelConfigTest, SizesAreRangeChecked) {
+  EXPECT_TRUE(Validate("max_batch_size: 65536").ok());
+  EXPECT_THAT(Validate("max_batch_size: 2147483647"),
+              IsInvalidArgument("max_batch_size: must be in [0, 65536], got 2147483647"));
+  // Dimensions: per dimension, per item (elements and bytes), and the rank.
+  EXPECT_THAT(Validate("input { name: \"x\" data_type: TYPE_FP32 dims: [9223372036854775807] }"),
+              IsInvalidArgument("input[0].dims[0]: input 'x': dimension must be -1 or in "
+                                "[1, 2147483647], got 9223372036854775807"));
+  EXPECT_THAT(Validate("input { name: \"x\" data_type: TYPE_FP32 dims: [65536, 65536] }"),
+              IsInvalidArgument("input[0].dims: input 'x': one item of dims [65536,65536] holds "
+                                "more than 268435456 elements (allowed: [1, 268435456])"));
+  EXPECT_THAT(Validate("input { name: \"x\" data_type: TYPE_FP32 dims: [-1, 2147483647, 2147483647, "
+                       "2147483647] }"),
+              IsInvalidArgument("more than 268435456 elements"));
+  EXPECT_THAT(Validate("input { name: \"x\" data_type: TYPE_FP64 dims: [16384, 16384] }"),
+              IsInvalidArgument("input[0].dims: input 'x': one item of dims [16384,16384] is "
+                                "2147483648 bytes; at most 1073741824 bytes allowed"));
+  EXPECT_TRUE(Validate("input { name: \"x\" data_type: TYPE_FP32 dims: [16384, 16384] }").ok());
+  EXPECT_TRUE(Validate("input { name: \"x\" data_type: TYPE_FP32 dims: [-1, -1, 65536] }")
+                  .ok());  // variable sizes are bounded per request
+  EXPECT_THAT(Validate("output { name: \"y\" data_type: TYPE_FP32 dims: [1000000, 1000000] }"),
+              IsInvalidArgument("output[0].dims: output 'y': one item"));
+  std::string rank = "input { name: \"x\" data_type: TYPE_FP32 dims: [";
+  for (int i = 0; i < 33; ++i) absl::StrAppend(&rank, i ? ", " : "", "1");
+  EXPECT_THAT(Validate(rank + "] }"),
+              IsInvalidArgument("input[0].dims: input 'x': at most 32 dimensions, got 33"));
+}
+
+TEST(ValidateModelConfigTest, InstanceCountsAreBounded) {
+  EXPECT_TRUE(Validate("instance_group { count: 256 kind: KIND_CPU }").ok());
+  EXPECT_THAT(Validate("instance_group { count: 1000000 kind: KIND_CPU }"),
+              IsInvalidArgument("instance_group[0].count: must be in [0, 256] (0 means 1), "
+                                "got 1000000"));
+  EXPECT_THAT(Validate("instance_group { count: 200 kind: KIND_CPU } "
+                       "instance_group { count: 100 kind: KIND_CPU }"),
+              IsInvalidArgument("instance_group[1].count: the model would have 300 instances in "
+                                "total (count x gpus over all instance groups); allowed: [1, 256]"));
+  EXPECT_THAT(Validate("instance_group { count: 100 kind: KIND_GPU gpus: [0, 1, 2] }"),
+              IsInvalidArgument("300 instances in total"));
+  EXPECT_THAT(Validate("instance_group { count: 1 kind: KIND_GPU gpus: [5000] }"),
+              IsInvalidArgument("instance_group[0].gpus[0]: must be in [0, 1023], got 5000"));
+  std::string many = "instance_group [";
+  for (int i = 0; i < 300; ++i) absl::StrAppend(&many, i ? ", " : "", "{ count: 1 }");
+  EXPECT_THAT(Validate(many + "]"), IsInvalidArgument("instance_group[256].count"));
+}
+
+TEST(ValidateModelConfigTest, QueueAndPrioritySizesAreBounded) {
+  const std::string base = "max_batch_size: 8 dynamic_batching { ";
+  EXPECT_TRUE(Validate(base + "priority_levels: 1024 default_priority_level: 1024 }").ok());
+  EXPECT_THAT(Validate(base + "priority_levels: 2000000000 default_priority_level: 1 }"),
+              IsInvalidArgument("dynamic_batching.priority_levels: must be in [0, 1024], "
+                                "got 2000000000"));
+  EXPECT_THAT(Validate(base + "priority_levels: 18446744073709551615 default_priority_level: 1 }"),
+              IsInvalidArgument("dynamic_batching.priority_levels"));
+  EXPECT_THAT(Validate(base + "default_queue_policy { max_queue_size: 4294967295 } }"),
+              IsInvalidArgument("dynamic_batching.default_queue_policy.max_queue_size: must be in "
+                                "[0, 1048576]"));
+  EXPECT_THAT(Validate(base + "priority_levels: 2 default_priority_level: 1 "
+                       "priority_queue_policy { key: 2 value { max_queue_size: 2000000 } } }"),
+              IsInvalidArgument("dynamic_batching.priority_queue_policy[2].max_queue_size"));
+  EXPECT_THAT(Validate(base + "priority_levels: 2 default_priority_level: 1 "
+                       "priority_queue_policy { key: 18446744073709551615 value { } } }"),
+              IsInvalidArgument("priority level must be in [1, priority_levels=2]"));
+  EXPECT_THAT(Validate(base + "default_queue_policy { default_timeout_microseconds: "
+                       "9223372036854775807 } }"),
+              IsInvalidArgument("default_timeout_microseconds: must be in [0, 31536000000000]"));
+  EXPECT_THAT(Validate(base + "max_queue_delay_microseconds: 18446744073709551615 }"),
+              IsInvalidArgument("max_queue_delay_microseconds: must be in [0, 60000000]"));
+  std::string preferred = base + "preferred_batch_size: [";
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&preferred, i ? ", " : "", "1");
+  EXPECT_THAT(Validate(preferred + "] }"),
+              IsInvalidArgument("dynamic_batching.preferred_batch_size: lists 65 sizes; at most "
+                                "64 allowed"));
+}
+
+TEST(ValidateModelConfigTest, VersionPolicyIsBounded) {
+  EXPECT_TRUE(Validate("version_policy { latest { num_versions: 1024 } }").ok());
+  EXPECT_THAT(Validate("version_policy { latest { num_versions: 4294967295 } }"),
+              IsInvalidArgument("version_policy.latest.num_versions: must be in [1, 1024], "
+                                "got 4294967295"));
+  std::string specific = "version_policy { specific { versions: [";
+  for (int i = 1; i <= 1025; ++i) absl::StrAppend(&specific, i > 1 ? ", " : "", i);
+  EXPECT_THAT(Validate(specific + "] } }"),
+              IsInvalidArgument("version_policy.specific.versions: must list 1 to 1024 versions, "
+                                "got 1025"));
+}
+
+TEST(ValidateModelConfigTest, WarmupSizesAreBounded) {
+  const std::string head =
+      "max_batch_size: 8 input { name: \"x\" data_type: TYPE_FP32 dims: [-1] } ";
+  auto warmup = [&](absl::string_view body) {
+    return Validate(absl::StrCat(head, "model_warmup { name: \"w\" ", body, " }"));
+  };
+  EXPECT_TRUE(warmup("batch_size: 8 count: 100 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [1000] random_data: true } }")
+                  .ok());
+  EXPECT_THAT(warmup("batch_size: 1 count: 4294967295 inputs { key: \"x\" value { data_type: "
+                     "TYPE_FP32 dims: [1] zero_data: true } }"),
+              IsInvalidArgument("model_warmup[0].count: warmup 'w': must be in [0, 100] "
+                                "(0 means 1), got 4294967295"));
+  EXPECT_THAT(warmup("batch_size: 4294967295 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [1] zero_data: true } }"),
+              IsInvalidArgument("model_warmup[0].batch_size: warmup 'w': must be in [1, 8]"));
+  EXPECT_THAT(warmup("batch_size: 1 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [9223372036854775807] zero_data: true } }"),
+              IsInvalidArgument("model_warmup[0].inputs['x'].dims[0]: warmup 'w' input 'x': "
+                                "warmup dimensions must be in [1, 2147483647]"));
+  EXPECT_THAT(warmup("batch_size: 1 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [2147483647] zero_data: true } }"),
+              IsInvalidArgument("model_warmup[0].inputs['x'].dims: warmup 'w' input 'x': one item"));
+  // Within the item limits, but the batch of 8 is 8 x 512 MiB.
+  EXPECT_THAT(warmup("batch_size: 8 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [134217728] zero_data: true } }"),
+              IsInvalidArgument("would take more than 1073741824 bytes in all; allowed: "
+                                "[0, 1073741824]"));
+  std::string many = head;
+  for (int i = 0; i < 65; ++i) {
+    absl::StrAppend(&many, "model_warmup { name: \"w", i, "\" batch_size: 1 }");
+  }
+  EXPECT_THAT(Validate(many), IsInvalidArgument("model_warmup: lists 65 warm-ups; at most 64"));
+}
+
+TEST(ValidateModelConfigTest, FileNamesStayInsideTheModelDirectory) {
+  EXPECT_TRUE(Validate("default_model_filename: \"model.pt\"").ok());
+  EXPECT_TRUE(Validate("default_model_filename: \"sub/model.pt\"").ok());
+  EXPECT_THAT(Validate("default_model_filename: \"/etc/passwd\""),
+              IsInvalidArgument("models/mlp/config.pbtxt: default_model_filename: '/etc/passwd' "
+                                "is an absolute path"));
+  for (const char* name : {"../../secret.pt", "..", "a/../../b", "a/..", "./model.pt", "a//b",
+                           "dir/", "a\\\\b"}) {
+    EXPECT_THAT(Validate(absl::StrCat("default_model_filename: \"", name, "\"")),
+                IsInvalidArgument("default_model_filename: '"))
+        << name;
+  }
+  const std::string head =
+      "max_batch_size: 8 input { name: \"x\" data_type: TYPE_FP32 dims: [4] } model_warmup { "
+      "name: \"w\" batch_size: 1 inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [4] ";
+  EXPECT_TRUE(Validate(head + "input_data_file: \"x.bin\" } } }").ok());
+  EXPECT_THAT(Validate(head + "input_data_file: \"/dev/zero\" } } }"),
+              IsInvalidArgument("model_warmup[0].inputs['x'].input_data_file: warmup 'w' input "
+                                "'x': '/dev/zero' is an absolute path"));
+  EXPECT_THAT(Validate(head + "input_data_file: \"../1/model.pt\" } } }"),
+              IsInvalidArgument("has a '..' component"));
+  EXPECT_THAT(Validate(head + "input_data_file: \"\" } } }"),
+              IsInvalidArgument("input_data_file: warmup 'w' input 'x': '' is empty"));
+}
+
+TEST(CheckRelativeFileNameTest, Rules) {
+  EXPECT_TRUE(CheckRelativeFileName("model.pt", "f").ok());
+  EXPECT_TRUE(CheckRelativeFileName("a/b/c.bin", "f").ok());
+  EXPECT_TRUE(CheckRelativeFileName("..hidden", "f").ok());  // a name, not a component
+  EXPECT_FALSE(CheckRelativeFileName(std::string("a\0b", 3), "f").ok());
+  EXPECT_FALSE(CheckRelativeFileName(std::string(5000, 'a'), "f").ok());
+  EXPECT_THAT(CheckRelativeFileName("../x", "field"),
+              IsInvalidArgument("field: '../x' has a '..' component"));
 }
 
 TEST(ValidateModelConfigTest, Routing) {

@@ -1,5 +1,9 @@
 // Clock: an injectable monotonic clock, so the batcher and the poller can be
 // tested with a fake one (STYLE.md: "time is injectable").
+//
+// Time arithmetic on time points saturates: a deadline "now + timeout" for a
+// huge timeout is SteadyTime::max() (never), not a wrapped-around time in
+// the past.
 #ifndef PTSERVE_CORE_CLOCK_H_
 #define PTSERVE_CORE_CLOCK_H_
 
@@ -18,9 +22,13 @@ class Clock {
   static Clock* Real();
 };
 
-inline int64_t MicrosBetween(SteadyTime from, SteadyTime to) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
-}
+// Microseconds from `from` to `to`, saturating at the int64 range (the
+// difference of two far-apart time points does not overflow).
+int64_t MicrosBetween(SteadyTime from, SteadyTime to);
+
+// `time` + `micros` microseconds, saturating at SteadyTime::min()/max()
+// (a negative `micros` moves back). Never overflows, whatever the inputs.
+SteadyTime SaturatingAddMicros(SteadyTime time, int64_t micros);
 
 }  // namespace ptserve
 

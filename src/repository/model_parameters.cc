@@ -1,6 +1,7 @@
 #include "repository/model_parameters.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "config/model_config_validation.h"
 
 namespace ptserve {
 namespace {
@@ -28,6 +30,8 @@ constexpr KeyInfo kKeys[] = {
     {"INFERENCE_MODE", Support::kActed, "run under c10::InferenceMode (default true)"},
     {"PAD_INPUTS", Support::kActed, "inputs padded to the longest request in a batch"},
     {"TRIM_OUTPUTS", Support::kActed, "outputs trimmed back after padding"},
+    {"MAX_SEQUENCE_LENGTH", Support::kActed, "largest size of any variable input dimension"},
+    {"MAX_INPUT_DIMS", Support::kActed, "largest sizes of named inputs' dimensions"},
     {"PRECISION", Support::kActed, "FP32 | BF16 | FP16 (FP16: CUDA only)"},
     {"QUANTIZATION", Support::kActed, "NONE | DYNAMIC_INT8 | STATIC_INT8"},
     {"QUANTIZED_ENGINE", Support::kActed, "onednn | qnnpack | fbgemm (where built)"},
@@ -59,6 +63,55 @@ absl::StatusOr<int> ParseCount(const std::string& key, const std::string& value)
         absl::StrCat("parameter ", key, ": '", value, "' is not a thread count in 0..1024"));
   }
   return n;
+}
+
+// A dimension limit: an integer in [1, kMaxDimension] (0 too when
+// `zero_ok`, meaning no limit).
+absl::StatusOr<int64_t> ParseDimLimit(const std::string& key, absl::string_view text,
+                                      bool zero_ok) {
+  int64_t n;
+  if (!absl::SimpleAtoi(text, &n) || n < (zero_ok ? 0 : 1) || n > kMaxDimension) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter ", key, ": '", std::string(text),
+                                                   "' is not a size in [", zero_ok ? 0 : 1, ", ",
+                                                   kMaxDimension, "]"));
+  }
+  return n;
+}
+
+// The pad value must be exactly representable in the input's type.
+absl::Status CheckPadValue(const std::string& name, double pad, config::DataType type) {
+  auto fail = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter PAD_INPUTS: pad value ", pad,
+                                                   " for input '", name, "' ", why));
+  };
+  if (!std::isfinite(pad)) return fail("is not a finite number");
+  double lo = 0, hi = 0;
+  switch (type) {
+    case config::TYPE_BOOL: lo = 0, hi = 1; break;
+    case config::TYPE_UINT8: lo = 0, hi = 255; break;
+    case config::TYPE_UINT16: lo = 0, hi = 65535; break;
+    case config::TYPE_UINT32: lo = 0, hi = 4294967295.0; break;
+    case config::TYPE_UINT64: lo = 0, hi = 18446744073709549568.0; break;
+    case config::TYPE_INT8: lo = -128, hi = 127; break;
+    case config::TYPE_INT16: lo = -32768, hi = 32767; break;
+    case config::TYPE_INT32: lo = -2147483648.0, hi = 2147483647.0; break;
+    case config::TYPE_INT64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break;
+    case config::TYPE_STRING:
+      return fail("cannot apply: BYTES inputs are not padded");
+    default:  // floating point: any finite value (rounded to the type)
+      if (std::fabs(pad) > 65504 && type == config::TYPE_FP16) {
+        return fail("is outside FP16's range [-65504, 65504]");
+      }
+      if (std::fabs(pad) > 3.0e38 && (type == config::TYPE_FP32 || type == config::TYPE_BF16)) {
+        return fail("is outside the input type's range");
+      }
+      return absl::OkStatus();
+  }
+  if (pad != std::trunc(pad) || pad < lo || pad > hi) {
+    return fail(absl::StrCat("must be an integer in [", lo, ", ", hi, "] for its type ",
+                             config::DataType_Name(type)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -100,12 +153,15 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
           return absl::InvalidArgumentError(absl::StrCat(
               "parameter PAD_INPUTS: '", std::string(item), "' is not name[:pad_value]"));
         }
-        bool declared = false;
-        for (const auto& input : config.input()) declared |= input.name() == name;
-        if (!declared) {
+        const config::ModelInput* declared = nullptr;
+        for (const auto& input : config.input()) {
+          if (input.name() == name) declared = &input;
+        }
+        if (declared == nullptr) {
           return absl::InvalidArgumentError(
               absl::StrCat("parameter PAD_INPUTS names '", name, "', which is not an input"));
         }
+        if (absl::Status s = CheckPadValue(name, pad, declared->data_type()); !s.ok()) return s;
         out.pad_inputs.emplace_back(name, pad);
       }
     } else if (key == "TRIM_OUTPUTS") {
@@ -118,6 +174,55 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
               absl::StrCat("parameter TRIM_OUTPUTS names '", name, "', which is not an output"));
         }
         out.trim_outputs.push_back(name);
+      }
+    } else if (key == "MAX_SEQUENCE_LENGTH") {
+      auto n = ParseDimLimit(key, value, /*zero_ok=*/false);
+      if (!n.ok()) return n.status();
+      out.max_sequence_length = *n;
+    } else if (key == "MAX_INPUT_DIMS") {
+      for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits(':', 1));
+        const std::string name(absl::StripAsciiWhitespace(kv.first));
+        const config::ModelInput* declared = nullptr;
+        for (const auto& input : config.input()) {
+          if (input.name() == name) declared = &input;
+        }
+        if (declared == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "parameter MAX_INPUT_DIMS names '", name,
+              "', which is not a declared input (write name:size or name:AxBxC)"));
+        }
+        if (out.max_input_dims.count(name) > 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("parameter MAX_INPUT_DIMS names '", name, "' twice"));
+        }
+        std::vector<int64_t> limits;
+        const std::vector<absl::string_view> parts =
+            absl::StrSplit(absl::StripAsciiWhitespace(kv.second), 'x');
+        if (parts.size() == 1) {
+          auto n = ParseDimLimit(key, parts[0], /*zero_ok=*/false);
+          if (!n.ok()) return n.status();
+          limits.assign(declared->dims_size(), *n);
+        } else {
+          if (static_cast<int>(parts.size()) != declared->dims_size()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "parameter MAX_INPUT_DIMS: input '", name, "' has ", declared->dims_size(),
+                " dims but '", std::string(kv.second), "' gives ", parts.size(), " limits"));
+          }
+          for (absl::string_view part : parts) {
+            auto n = ParseDimLimit(key, part, /*zero_ok=*/true);
+            if (!n.ok()) return n.status();
+            limits.push_back(*n);
+          }
+        }
+        for (int d = 0; d < declared->dims_size(); ++d) {
+          if (declared->dims(d) > 0 && limits[d] > 0 && limits[d] < declared->dims(d)) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "parameter MAX_INPUT_DIMS: input '", name, "' dimension ", d, " is declared ",
+                declared->dims(d), ", more than its limit ", limits[d]));
+          }
+        }
+        out.max_input_dims[name] = std::move(limits);
       }
     } else if (key == "CUDNN_BENCHMARK" || key == "CUDA_GRAPHS") {
       auto b = ParseBool(key, value);

@@ -4,6 +4,8 @@
 #ifndef PTSERVE_REPOSITORY_MODEL_PARAMETERS_H_
 #define PTSERVE_REPOSITORY_MODEL_PARAMETERS_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,16 @@ struct ModelParameters {
   // TRIM_OUTPUTS "token_logits": outputs whose dimension 1 is cut back to
   // each request's own length after padding.
   std::vector<std::string> trim_outputs;
+  // MAX_SEQUENCE_LENGTH "512": every variable (-1) dimension of every input
+  // (every non-batch dimension of an input whose shape is not declared) is at
+  // most this; a longer request is answered 400. 0 = no limit.
+  int64_t max_sequence_length = 0;
+  // MAX_INPUT_DIMS "input_ids:512,image:3x1024x1024": per input, the largest
+  // size of each of its dimensions (batch excluded). One number bounds every
+  // dimension of that input; "AxBxC" gives one per declared dimension (0:
+  // that dimension has no limit beyond MAX_SEQUENCE_LENGTH). Overrides
+  // MAX_SEQUENCE_LENGTH for the inputs it names.
+  std::map<std::string, std::vector<int64_t>> max_input_dims;
   // Keys the backend receives (INFERENCE_MODE, PRECISION, QUANTIZATION,
   // QUANTIZED_ENGINE, OPTIMIZE), values as written: the backend parses and
   // checks them (ParseAccelerationOptions), so they are parsed in one place.

@@ -1,11 +1,11 @@
 #include "repository/model_repository.h"
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
-#include <fstream>
 #include <future>
+#include <new>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +14,7 @@
 #include "config/model_config_validation.h"
 #include "core/half.h"
 #include "core/status_macros.h"
+#include "repository/model_files.h"
 #include "repository/model_parameters.h"
 #include "spdlog/spdlog.h"
 
@@ -33,12 +34,36 @@ struct LoadPlan {
   std::vector<std::string> warnings;
 };
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+// A config.pbtxt larger than this is refused unread (the management API's
+// overrides are bounded by its body limit, 16 MiB).
+constexpr uint64_t kMaxConfigFileBytes = 16 << 20;
+
+// Generated warm-up inputs (no model_warmup in the config): a variable
+// dimension is given this size (or the model's limit, if smaller), and the
+// largest-batch run is made no larger than fits kMaxWarmupBytes.
+constexpr int64_t kGeneratedVariableDim = 8;
+
+// What an exception says, for messages and the index.
+std::string DescribeException(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    return "out of memory (std::bad_alloc)";
+  } catch (const std::system_error& e) {
+    return absl::StrCat(e.what(), " (std::system_error)");
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an unknown exception";
+  }
+}
+
+// The per-input dimension limits of a model's parameters.
+InputDimLimits DimLimits(const ModelParameters& params) {
+  InputDimLimits limits;
+  limits.max_variable_dim = params.max_sequence_length;
+  limits.per_input = params.max_input_dims;
+  return limits;
 }
 
 absl::StatusOr<std::vector<TensorSpec>> Specs(
@@ -95,7 +120,7 @@ absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& n
     plan.config_file = absl::StrCat("config override for '", name, "'");
     plan.warnings = UnsupportedFieldWarnings(plan.config);
   } else if (fs::exists(plan.config_file)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFile(plan.config_file));
+    ASSIGN_OR_RETURN(std::string text, ReadFileAtMost(plan.config_file, kMaxConfigFileBytes));
     ASSIGN_OR_RETURN(ParsedModelConfig parsed, ParseModelConfig(text, plan.config_file));
     plan.config = std::move(parsed.config);
     plan.warnings = std::move(parsed.warnings);
@@ -154,6 +179,7 @@ SchedulerOptions MakeSchedulerOptions(const LoadPlan& plan, const std::vector<Te
   SchedulerOptions o;
   o.name = c.name();
   o.max_batch_size = c.max_batch_size();
+  for (const TensorSpec& spec : inputs) o.input_names.push_back(spec.name);
   o.max_queue_size = default_queue;
   if (c.has_dynamic_batching()) {
     const auto& db = c.dynamic_batching();
@@ -213,12 +239,49 @@ struct WarmupRun {
   int count = 1;
 };
 
+// The size a generated warm-up input gives declared dimension `d` of `spec`.
+int64_t GeneratedDim(const TensorSpec& spec, size_t d, const InputDimLimits& limits) {
+  const int64_t declared = spec.dims[d];
+  if (declared >= 0) return declared;
+  int64_t limit = limits.max_variable_dim;
+  auto named = limits.per_input.find(spec.name);
+  if (named != limits.per_input.end()) limit = d < named->second.size() ? named->second[d] : 0;
+  return limit > 0 ? std::min(kGeneratedVariableDim, limit) : kGeneratedVariableDim;
+}
+
+// Checks that a BYTES warm-up file holds exactly `count` serialized elements
+// (4-byte little-endian length, then the bytes).
+absl::Status CheckSerializedBytes(const std::string& bytes, int64_t count,
+                                  const std::string& what) {
+  size_t pos = 0;
+  int64_t elements = 0;
+  while (pos < bytes.size()) {
+    if (bytes.size() - pos < 4) break;
+    const uint32_t length = static_cast<uint8_t>(bytes[pos]) |
+                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 1])) << 8 |
+                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 2])) << 16 |
+                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 3])) << 24;
+    pos += 4;
+    if (bytes.size() - pos < length) break;
+    pos += length;
+    ++elements;
+  }
+  if (pos != bytes.size() || elements != count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": the file must hold ", count, " length-prefixed BYTES elements"));
+  }
+  return absl::OkStatus();
+}
+
+// `max_elements` (the server's --max-tensor-elements) also bounds the
+// generated runs' tensors.
 absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
                                                       const std::vector<TensorSpec>& inputs,
-                                                      bool batched) {
+                                                      bool batched, int64_t max_elements) {
   std::vector<WarmupRun> runs;
   std::mt19937 rng(42);
   const config::ModelConfig& c = plan.config;
+  const InputDimLimits limits = DimLimits(plan.params);
   for (const auto& w : c.model_warmup()) {
     WarmupRun run;
     const int64_t batch = std::max<int64_t>(1, w.batch_size());
@@ -226,15 +289,23 @@ absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
       Shape shape(in.dims().begin(), in.dims().end());
       if (batched) shape.insert(shape.begin(), batch);
       const DataType dtype = ToCoreDataType(in.data_type()).value_or(DataType::kFp32);
+      // ValidateModelConfig bounded these (kMaxWarmupBytes in all).
+      ASSIGN_OR_RETURN(int64_t count, ElementCount(shape));
       Tensor t;
       if (in.input_data_type_case() == config::ModelWarmup::Input::kInputDataFile) {
-        const std::string path = (fs::path(plan.dir) / "warmup" / in.input_data_file()).string();
-        ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-        ASSIGN_OR_RETURN(int64_t count, ElementCount(shape));
-        if (bytes.size() != count * DataTypeSize(dtype)) {
-          return absl::InvalidArgumentError(absl::StrCat("model_warmup '", w.name(), "': ", path,
-                                                         " has ", bytes.size(), " bytes, expected ",
-                                                         count * DataTypeSize(dtype)));
+        const std::string what = absl::StrCat(plan.config_file, ": model_warmup '", w.name(),
+                                               "' input '", name, "' input_data_file");
+        ASSIGN_OR_RETURN(const std::string path,
+                         ResolveFileInside(plan.dir, "warmup/" + in.input_data_file(), what));
+        std::string bytes;
+        if (dtype == DataType::kBytes) {
+          ASSIGN_OR_RETURN(bytes, ReadFileAtMost(path, static_cast<uint64_t>(kMaxWarmupBytes)));
+          RETURN_IF_ERROR(CheckSerializedBytes(bytes, count, absl::StrCat(what, " ", path)));
+        } else {
+          const uint64_t expected = static_cast<uint64_t>(count) * DataTypeSize(dtype);
+          ASSIGN_OR_RETURN(bytes, ReadFileExactly(path, expected,
+                                                  absl::StrCat(what, " (", ShapeToString(shape),
+                                                               " ", std::string(DataTypeName(dtype)), ")")));
         }
         t = Tensor::FromBytes(dtype, shape, std::move(bytes));
       } else {
@@ -248,16 +319,46 @@ absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
   if (!runs.empty()) return runs;
   // Generated: batch 1 and the largest batch, a few times each so that the
   // TorchScript profiling executor has specialised before the first request.
+  // Every input's item size is known before anything is allocated; the
+  // largest batch is cut down to what fits kMaxWarmupBytes.
+  int64_t item_bytes = 0;
+  int64_t item_elements = 1;  // the largest input's, to keep under max_elements
+  for (const TensorSpec& spec : inputs) {
+    if (spec.any_shape) return std::vector<WarmupRun>{};  // nothing to generate from
+    Shape item;
+    for (size_t d = 0; d < spec.dims.size(); ++d) item.push_back(GeneratedDim(spec, d, limits));
+    absl::StatusOr<int64_t> count = ElementCount(item, kMaxWarmupBytes);
+    const int64_t size = std::max<int64_t>(1, DataTypeSize(spec.dtype));
+    if (!count.ok() || *count > kMaxWarmupBytes / size ||
+        item_bytes > kMaxWarmupBytes - *count * size) {
+      spdlog::warn("model '{}': no generated warm-up: one item of its inputs would take more than "
+                   "{} bytes", c.name(), kMaxWarmupBytes);
+      return std::vector<WarmupRun>{};
+    }
+    item_bytes += *count * size;
+    item_elements = std::max(item_elements, *count);
+  }
+  if (max_elements > 0 && item_elements > max_elements) {
+    spdlog::warn("model '{}': no generated warm-up: one item of its inputs has {} elements, more "
+                 "than --max-tensor-elements {}", c.name(), item_elements, max_elements);
+    return std::vector<WarmupRun>{};
+  }
   std::vector<int64_t> batches{1};
-  if (batched && c.max_batch_size() > 1) batches.push_back(c.max_batch_size());
+  if (batched && c.max_batch_size() > 1) {
+    int64_t largest = c.max_batch_size();
+    if (item_bytes > 0) largest = std::min(largest, kMaxWarmupBytes / item_bytes);
+    if (max_elements > 0) {
+      largest = std::min(largest, max_elements / std::max<int64_t>(1, item_elements));
+    }
+    if (largest > 1) batches.push_back(largest);
+  }
   for (int64_t batch : batches) {
     WarmupRun run;
     run.count = 3;
     for (const TensorSpec& spec : inputs) {
-      if (spec.any_shape) return std::vector<WarmupRun>{};  // nothing to generate from
       Shape shape;
       if (batched) shape.push_back(batch);
-      for (int64_t d : spec.dims) shape.push_back(d < 0 ? 8 : d);
+      for (size_t d = 0; d < spec.dims.size(); ++d) shape.push_back(GeneratedDim(spec, d, limits));
       ASSIGN_OR_RETURN(Tensor t, WarmupTensor(spec.dtype, shape, true, rng));
       run.request.inputs.push_back({spec.name, std::move(t)});
     }
@@ -291,13 +392,22 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   request.model_name = c.name();
   request.version_dir = (fs::path(plan.dir) / std::to_string(version)).string();
   request.model_file = c.default_model_filename().empty() ? "model.pt" : c.default_model_filename();
+  // Confined to the version directory, symlinks resolved (the config may come
+  // from the management API: any other file would load as code).
+  RETURN_IF_ERROR(ResolveFileInside(request.version_dir, request.model_file,
+                                    absl::StrCat(plan.config_file, ": ",
+                                                 c.default_model_filename().empty()
+                                                     ? "model file"
+                                                     : "default_model_filename"))
+                      .status());
   request.batched = c.max_batch_size() > 0;
   request.inputs = plan.inputs;
   request.outputs = plan.outputs;
   request.parameters = plan.params.backend;
   if (c.model_warmup_size() > 0) {
     // The config's warm-up inputs also check load-time optimisations.
-    ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, plan.inputs, request.batched));
+    ASSIGN_OR_RETURN(std::vector<WarmupRun> runs, WarmupRequests(plan, plan.inputs, request.batched,
+                                                    options.max_tensor_elements));
     for (const WarmupRun& run : runs) {
       std::vector<Tensor> ordered;
       for (const TensorSpec& spec : plan.inputs) {
@@ -342,14 +452,18 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
                                                 options.default_max_queue_size);
   sched.cpu_budget = options.cpu_budget;
   sched.threads_per_execution = intra;
+  sched.max_batch_elements = options.max_tensor_elements;
+  sched.max_batch_bytes = options.max_batch_bytes;
   std::shared_ptr<metrics::ModelMetrics> model_metrics =
       options.metrics->ForModel(c.name(), std::to_string(version));
   sched.metrics = model_metrics.get();
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
   auto loaded = ModelVersion::Create(c.name(), version, c, model, std::move(scheduler),
-                                               std::move(model_metrics), *options.metrics);
+                                    std::move(model_metrics), *options.metrics,
+                                    DimLimits(plan.params));
   ASSIGN_OR_RETURN(std::vector<WarmupRun> runs,
-                   WarmupRequests(plan, loaded->inputs(), loaded->batched()));
+                   WarmupRequests(plan, loaded->inputs(), loaded->batched(),
+                                  options.max_tensor_elements));
   if (runs.empty()) {
     spdlog::warn("model '{}' version {}: no warm-up (no model_warmup and no input shapes to "
                  "generate one from); the first requests will be slower", c.name(), version);
@@ -413,39 +527,89 @@ absl::Status ModelRepository::Load(const std::string& name,
                                    const std::optional<config::ModelConfig>& config_override) {
   RETURN_IF_ERROR(CheckModelName(name));
   std::lock_guard<std::mutex> load_lock(load_mu_);
+  try {
+    return LoadUnguarded(name, config_override);
+  } catch (...) {
+    // LoadUnguarded catches what loading throws; this is what is left (e.g.
+    // std::bad_alloc while recording the outcome). The model must not stay
+    // "loading" for good.
+    const std::string why = DescribeException(std::current_exception());
+    spdlog::error("model '{}' failed to load: {}", name, why);
+    std::unique_lock lock(mu_);
+    auto it = models_.find(name);
+    if (it != models_.end()) {
+      it->second.loading = false;
+      it->second.status = {{name, "", "UNAVAILABLE", absl::StrCat("load failed: ", why)}};
+    }
+    return absl::InternalError(absl::StrCat("model '", name, "' failed to load: ", why));
+  }
+}
+
+absl::Status ModelRepository::LoadUnguarded(
+    const std::string& name, const std::optional<config::ModelConfig>& config_override) {
+  std::error_code ec;
+  const bool in_repository = fs::is_directory(fs::path(options_.root) / name, ec);
   {
     std::unique_lock lock(mu_);
-    models_[name].loading = true;
+    auto it = models_.find(name);
+    if (!in_repository && it == models_.end()) {
+      // Nothing to load and nothing loaded: leave no trace (readiness, the
+      // index and the metrics only know models of the repository).
+      return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
+    }
+    ModelEntry& entry = models_[name];
+    entry.loading = true;
+    entry.wanted = true;
   }
   std::map<int64_t, std::shared_ptr<ModelVersion>> loaded;
   std::vector<RepositoryIndexEntry> status;
   absl::Status result = absl::OkStatus();
-  absl::StatusOr<LoadPlan> plan = PlanModel(options_.root, name, config_override);
+  absl::StatusOr<LoadPlan> plan;
+  try {
+    plan = PlanModel(options_.root, name, config_override);
+  } catch (...) {
+    plan = absl::InternalError(absl::StrCat("reading the model's configuration failed: ",
+                                            DescribeException(std::current_exception())));
+  }
   if (!plan.ok()) {
     result = plan.status();
     status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
+    if (in_repository) options_.metrics->SetModelState(name, "", metrics::ModelState::kUnavailable);
   } else if (plan->config.has_routing()) {
     auto router = TrafficRouter::Create(plan->config.routing(), name);
     if (!router.ok()) {
       result = router.status();
       status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
     } else {
-      std::unique_lock lock(mu_);
-      ModelEntry& entry = models_[name];
-      entry.loading = false;
-      entry.router = *router;
-      entry.versions.clear();
-      entry.status = {{name, "", "READY", ""}};
+      std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
+      {
+        std::unique_lock lock(mu_);
+        ModelEntry& entry = models_[name];
+        entry.loading = false;
+        entry.router = *router;
+        retired.swap(entry.versions);
+        entry.status = {{name, "", "READY", ""}};
+      }
+      options_.metrics->RemoveModelVersion(name, "");
       spdlog::info("model '{}' routes traffic to {} variant(s)", name, (*router)->Variants().size());
-      return absl::OkStatus();
+      return absl::OkStatus();  // `retired` goes here, as below
     }
   } else {
+    options_.metrics->RemoveModelVersion(name, "");
     for (const std::string& w : plan->warnings) spdlog::warn("model '{}': {}", name, w);
     for (int64_t v : plan->versions) {
       const std::string vs = std::to_string(v);
       options_.metrics->SetModelState(name, vs, metrics::ModelState::kLoading);
       const auto started = std::chrono::steady_clock::now();
-      auto version = LoadVersion(*plan, v, options_);
+      absl::StatusOr<std::shared_ptr<ModelVersion>> version;
+      try {
+        version = LoadVersion(*plan, v, options_);
+      } catch (...) {
+        // Whatever escapes a backend, a warm-up or starting threads
+        // (std::bad_alloc, std::system_error, ...) fails this version only.
+        version = absl::InternalError(absl::StrCat("loading failed: ",
+                                                   DescribeException(std::current_exception())));
+      }
       if (version.ok()) {
         options_.metrics->SetModelLoadDuration(
             name, vs, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -457,22 +621,53 @@ absl::Status ModelRepository::Load(const std::string& name,
         spdlog::error("model '{}' version {} failed to load: {}", name, v,
                       std::string(version.status().message()));
         status.push_back({name, std::to_string(v), "UNAVAILABLE",
-                          std::string(std::string(version.status().message()))});
+                          std::string(version.status().message())});
         if (result.ok()) result = version.status();
       }
     }
   }
   std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
+  std::vector<int64_t> kept;
   {
     std::unique_lock lock(mu_);
     ModelEntry& entry = models_[name];
     entry.loading = false;
-    entry.status = status;
     if (!loaded.empty()) {
       retired.swap(entry.versions);
       entry.versions = std::move(loaded);
       entry.router.reset();
+      entry.status = status;
+    } else {
+      // Nothing new loaded: whatever served before keeps serving, and the
+      // index says so beside the reason this load failed.
+      std::vector<RepositoryIndexEntry> merged;
+      for (const auto& [v, version] : entry.versions) {
+        const std::string vs = std::to_string(v);
+        kept.push_back(v);
+        merged.push_back({name, vs, "READY", ""});
+      }
+      if (entry.router) merged.push_back({name, "", "READY", ""});
+      const bool serving = !merged.empty();
+      for (RepositoryIndexEntry s : status) {
+        bool replaced = false;
+        for (RepositoryIndexEntry& m : merged) {
+          if (m.version == s.version) {
+            m.reason = absl::StrCat("still serving the previous load; this load failed: ",
+                                    s.reason);
+            replaced = true;
+          }
+        }
+        if (!replaced) {
+          if (serving) s.reason = absl::StrCat(s.reason, " (the previous versions keep serving)");
+          merged.push_back(std::move(s));
+        }
+      }
+      entry.status = std::move(merged);
     }
+  }
+  for (int64_t v : kept) {
+    // A failed reload of a version that keeps serving: its state stays READY.
+    options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kReady);
   }
   for (const auto& [v, old] : retired) {
     if (loaded.count(v) == 0) {
@@ -499,6 +694,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
     }
     retired.swap(it->second.versions);
     it->second.router.reset();
+    it->second.wanted = false;
     for (auto& s : it->second.status) {
       s.state = "UNAVAILABLE";
       s.reason = "unloaded";
@@ -584,12 +780,12 @@ std::vector<RepositoryIndexEntry> ModelRepository::Index(bool ready_only) const 
 }
 
 bool ModelRepository::AllReady() const {
+  if (!options_.strict_readiness) return true;
   std::shared_lock lock(mu_);
   for (const auto& [name, entry] : models_) {
+    if (!entry.wanted) continue;  // unloaded, or never asked for
     if (entry.loading) return false;
-    for (const auto& s : entry.status) {
-      if (s.state != "READY" && s.reason != "unloaded") return false;
-    }
+    if (entry.versions.empty() && !entry.router) return false;
   }
   return true;
 }

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "repository/model_version.h"
@@ -47,6 +48,14 @@ class ModelRepository {
     std::shared_ptr<CpuBudget> cpu_budget;
     // Not owned; null = metrics off.
     metrics::InferenceMetrics* metrics = nullptr;
+    // Bounds on each batch's input tensors, padding included (the server's
+    // --max-tensor-elements; see SchedulerOptions::max_batch_elements).
+    int64_t max_tensor_elements = int64_t{1} << 28;
+    int64_t max_batch_bytes = int64_t{1} << 31;
+    // Readiness (Triton's --strict-readiness): true = AllReady() only when
+    // every model that should serve is serving; false = AllReady() always
+    // (the server is ready once it is up, whatever the models).
+    bool strict_readiness = true;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);
@@ -61,8 +70,14 @@ class ModelRepository {
   int LoadAll();
 
   // Loads (or reloads) one model: every version its version policy selects.
-  // On error the model's previous versions, if any, keep serving.
-  // `config_override` (Triton's load API) replaces the model's config.pbtxt.
+  // On error the model's previous versions, if any, keep serving. Failures
+  // stay local, whatever their cause (a bad config, a broken file, an
+  // exception such as std::bad_alloc or std::system_error from a backend or
+  // from starting threads): the error is returned, logged, and shown in the
+  // index and the metrics. NotFound for a name with no directory in the
+  // repository (and nothing is recorded for it, so it never affects
+  // readiness). `config_override` (Triton's load API) replaces the model's
+  // config.pbtxt.
   absl::Status Load(const std::string& name,
                     const std::optional<config::ModelConfig>& config_override = std::nullopt);
 
@@ -83,7 +98,13 @@ class ModelRepository {
 
   std::vector<RepositoryIndexEntry> Index(bool ready_only) const;
 
-  // True when every model that was asked to load is ready.
+  // Readiness of the models for GET /v2/health/ready, as Triton decides it.
+  // Strict (the default): true when every model that should serve is
+  // serving: each model whose load was asked for (and that was not unloaded
+  // since) has a ready version or routes traffic, and none is loading. A
+  // failed load of a name that is not in the repository does not count, nor
+  // does a failed reload while the previous versions keep serving.
+  // Not strict (Options::strict_readiness false): always true.
   bool AllReady() const;
   // True when at least one model (or router) is serving. No disk access.
   bool AnyReady() const;
@@ -101,14 +122,20 @@ class ModelRepository {
     std::vector<RepositoryIndexEntry> status;                     // per version
     std::shared_ptr<TrafficRouter> router;  // set for a routed name (no versions)
     bool loading = false;
+    // Should serve: its load was asked for and it was not unloaded since.
+    bool wanted = false;
   };
+
+  // Load() without the exception guard.
+  absl::Status LoadUnguarded(const std::string& name,
+                             const std::optional<config::ModelConfig>& config_override);
 
   explicit ModelRepository(Options options);
 
   Options options_;
   metrics::InferenceMetrics disabled_metrics_{metrics::InferenceMetrics::Options{.enabled = false}};
   mutable std::shared_mutex mu_;
-  std::map<std::string, ModelEntry> models_;
+  std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
   std::mutex load_mu_;  // one load at a time
 };
 

@@ -80,11 +80,12 @@ class DeferredDestroyer {
 std::shared_ptr<ModelVersion> ModelVersion::Create(
     std::string name, int64_t version, config::ModelConfig config,
     std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
-    std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry) {
+    std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry,
+    InputDimLimits limits) {
   DeferredDestroyer::Get();  // started before it is needed, not on a worker thread
   return std::shared_ptr<ModelVersion>(
       new ModelVersion(std::move(name), version, std::move(config), std::move(model),
-                       std::move(scheduler), std::move(metrics), registry),
+                       std::move(scheduler), std::move(metrics), registry, std::move(limits)),
       &ModelVersion::Destroy);
 }
 
@@ -105,11 +106,12 @@ void ModelVersion::WaitForDeferredDestruction() { DeferredDestroyer::Get().WaitI
 ModelVersion::ModelVersion(std::string name, int64_t version, config::ModelConfig config,
                            std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
                            std::shared_ptr<metrics::ModelMetrics> metrics,
-                           metrics::InferenceMetrics& registry)
+                           metrics::InferenceMetrics& registry, InputDimLimits limits)
     : name_(std::move(name)),
       version_(version),
       version_string_(std::to_string(version)),
       config_(std::move(config)),
+      limits_(std::move(limits)),
       model_(std::move(model)),
       metrics_(std::move(metrics)),
       scheduler_(std::move(scheduler)) {
@@ -122,7 +124,41 @@ ModelVersion::ModelVersion(std::string name, int64_t version, config::ModelConfi
 
 ModelVersion::~ModelVersion() { scheduler_->Drain(); }
 
+absl::Status ModelVersion::CheckLimits(size_t index, const Shape& shape) const {
+  const TensorSpec& spec = inputs()[index];
+  const auto named = limits_.per_input.find(spec.name);
+  if (named == limits_.per_input.end() && limits_.max_variable_dim <= 0) return absl::OkStatus();
+  const size_t offset = batched() && !shape.empty() ? 1 : 0;
+  for (size_t d = offset; d < shape.size(); ++d) {
+    const size_t declared = d - offset;
+    int64_t limit = 0;
+    const char* source = "MAX_INPUT_DIMS";
+    if (named != limits_.per_input.end()) {
+      if (declared < named->second.size()) limit = named->second[declared];
+    } else if (spec.any_shape || (declared < spec.dims.size() && spec.dims[declared] < 0)) {
+      limit = limits_.max_variable_dim;
+      source = "MAX_SEQUENCE_LENGTH";
+    }
+    if (limit > 0 && shape[d] > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", spec.name, "': dimension ", d, " has length ", shape[d],
+          ", more than model '", name_, "' allows (", limit, ", parameter ", source, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> ModelVersion::Infer(InferenceRequest request, InferenceCallback done) {
+  try {
+    return InferUnguarded(std::move(request), std::move(done));
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc; `done` never ran
+    return absl::InternalError(
+        absl::StrCat("model '", name_, "' cannot take the request: ", e.what()));
+  }
+}
+
+absl::StatusOr<uint64_t> ModelVersion::InferUnguarded(InferenceRequest request,
+                                                      InferenceCallback done) {
   const std::vector<TensorSpec>& specs = inputs();
   std::vector<Tensor> ordered(specs.size());
   std::vector<bool> given(specs.size(), false);
@@ -147,6 +183,7 @@ absl::StatusOr<uint64_t> ModelVersion::Infer(InferenceRequest request, Inference
     }
     absl::Status shape = CheckShape(spec, input.tensor.shape(), batched(), config_.max_batch_size());
     if (!shape.ok()) return shape;
+    if (absl::Status limits = CheckLimits(index, input.tensor.shape()); !limits.ok()) return limits;
     given[index] = true;
     ordered[index] = std::move(input.tensor);
   }
@@ -204,34 +241,52 @@ absl::StatusOr<uint64_t> ModelVersion::Infer(InferenceRequest request, Inference
       done(outputs.status());
       return;
     }
-    InferenceResponse response;
-    response.model_name = self->name_;
-    response.model_version = self->version_string_;
-    response.id = std::move(id);
-    response.timing = timing;
-    const std::vector<TensorSpec>& specs = self->outputs();
-    if (all_outputs && outputs->size() > specs.size()) {
-      // Derived outputs: the model returned more than was assumed.
-      for (size_t k = 0; k < outputs->size(); ++k) {
-        response.outputs.push_back({absl::StrCat("OUTPUT__", k), std::move((*outputs)[k])});
-        response.binary.push_back(binary.empty() ? false : binary[0]);
-      }
-    } else {
-      for (size_t j = 0; j < selected.size(); ++j) {
-        const size_t k = selected[j];
-        if (k >= outputs->size()) {
-          done(absl::InternalError(absl::StrCat("model '", self->name_, "' returned ",
-                                                outputs->size(), " outputs; output '",
-                                                specs[k].name, "' is missing")));
-          return;
-        }
-        response.outputs.push_back({specs[k].name, (*outputs)[k]});
-        response.binary.push_back(binary[j]);
-      }
+    // Assembling the response may throw (std::bad_alloc): the request then
+    // gets an Internal error; `done` itself runs outside the try, so that an
+    // exception it throws is never answered twice (the scheduler logs it).
+    absl::StatusOr<InferenceResponse> answer;
+    try {
+      answer = self->BuildResponse(id, selected, binary, all_outputs, *std::move(outputs), timing);
+    } catch (const std::exception& e) {
+      answer = absl::InternalError(absl::StrCat("model '", self->name_,
+                                                "': assembling the response failed: ", e.what()));
+    } catch (...) {
+      answer = absl::InternalError(
+          absl::StrCat("model '", self->name_, "': assembling the response failed"));
     }
-    done(std::move(response));
+    done(std::move(answer));
   };
   return scheduler_->Enqueue(std::move(scheduled));
+}
+
+absl::StatusOr<InferenceResponse> ModelVersion::BuildResponse(
+    std::string& id, const std::vector<int>& selected, const std::vector<bool>& binary,
+    bool all_outputs, std::vector<Tensor> outputs, const InferenceTiming& timing) const {
+  InferenceResponse response;
+  response.model_name = name_;
+  response.model_version = version_string_;
+  response.id = std::move(id);
+  response.timing = timing;
+  const std::vector<TensorSpec>& specs = this->outputs();
+  if (all_outputs && outputs.size() > specs.size()) {
+    // Derived outputs: the model returned more than was assumed.
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      response.outputs.push_back({absl::StrCat("OUTPUT__", k), std::move(outputs[k])});
+      response.binary.push_back(binary.empty() ? false : binary[0]);
+    }
+    return response;
+  }
+  for (size_t j = 0; j < selected.size(); ++j) {
+    const size_t k = selected[j];
+    if (k >= outputs.size()) {
+      return absl::InternalError(absl::StrCat("model '", name_, "' returned ", outputs.size(),
+                                              " outputs; output '", specs[k].name,
+                                              "' is missing"));
+    }
+    response.outputs.push_back({specs[k].name, outputs[k]});
+    response.binary.push_back(binary[j]);
+  }
+  return response;
 }
 
 }  // namespace ptserve

@@ -14,6 +14,7 @@
 #ifndef PTSERVE_REPOSITORY_MODEL_VERSION_H_
 #define PTSERVE_REPOSITORY_MODEL_VERSION_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,18 @@
 
 namespace ptserve {
 
+// Per-model bounds on the sizes of input dimensions (config parameters
+// MAX_SEQUENCE_LENGTH and MAX_INPUT_DIMS, see repository/model_parameters.h):
+// a request over them is InvalidArgument before it is queued.
+struct InputDimLimits {
+  // Bounds every variable (-1) dimension of every input, and every
+  // non-batch dimension of an input whose shape is not declared. 0 = none.
+  int64_t max_variable_dim = 0;
+  // Per input name, per declared dimension (batch excluded); 0 = none.
+  // Replaces max_variable_dim for the inputs it names.
+  std::map<std::string, std::vector<int64_t>> per_input;
+};
+
 class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
  public:
   // `metrics` is the handle the scheduler records executions on; the
@@ -36,7 +49,8 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
                                               std::shared_ptr<LoadedModel> model,
                                               std::unique_ptr<Scheduler> scheduler,
                                               std::shared_ptr<metrics::ModelMetrics> metrics,
-                                              metrics::InferenceMetrics& registry);
+                                              metrics::InferenceMetrics& registry,
+                                              InputDimLimits limits = {});
   ~ModelVersion();
 
   // Blocks until every version whose destruction was moved to the helper
@@ -45,7 +59,9 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
 
   // Queues `request`; `done` runs exactly once, later, unless this returns an
   // error (then it never runs): InvalidArgument for a request that does not
-  // fit the model, Unavailable when the queue is full.
+  // fit the model (or its InputDimLimits), Unavailable when the queue is
+  // full. Whatever the backend throws while the request runs arrives in
+  // `done` as an Internal error; an exception from `done` itself is logged.
   absl::StatusOr<uint64_t> Infer(InferenceRequest request, InferenceCallback done);
   // See Scheduler::Cancel.
   bool Cancel(uint64_t ticket) { return scheduler_->Cancel(ticket); }
@@ -68,13 +84,25 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
  private:
   ModelVersion(std::string name, int64_t version, config::ModelConfig config,
                std::shared_ptr<LoadedModel> model, std::unique_ptr<Scheduler> scheduler,
-               std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry);
+               std::shared_ptr<metrics::ModelMetrics> metrics, metrics::InferenceMetrics& registry,
+               InputDimLimits limits);
   static void Destroy(ModelVersion* version);
+  absl::StatusOr<uint64_t> InferUnguarded(InferenceRequest request, InferenceCallback done);
+  // InvalidArgument when a dimension of `shape` (input `index`) is over the
+  // limits.
+  absl::Status CheckLimits(size_t index, const Shape& shape) const;
+  // The response for a finished request (may throw std::bad_alloc).
+  absl::StatusOr<InferenceResponse> BuildResponse(std::string& id,
+                                                  const std::vector<int>& selected,
+                                                  const std::vector<bool>& binary,
+                                                  bool all_outputs, std::vector<Tensor> outputs,
+                                                  const InferenceTiming& timing) const;
 
   const std::string name_;
   const int64_t version_;
   const std::string version_string_;
   const config::ModelConfig config_;
+  const InputDimLimits limits_;
   std::shared_ptr<LoadedModel> model_;
   // Declared before the scheduler: it outlives the scheduler's last batch.
   std::shared_ptr<metrics::ModelMetrics> metrics_;

@@ -1,6 +1,7 @@
 #include "scheduler/batch_assembly.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -56,7 +57,105 @@ void CopyPadded(const uint8_t* src, const Shape& src_shape, uint8_t* dst, const 
   }
 }
 
+std::string InputName(const BatchLimits& limits, size_t i) {
+  if (i < limits.input_names.size()) return absl::StrCat("'", limits.input_names[i], "'");
+  return absl::StrCat(i);
+}
+
+// Elements and bytes of one input tensor of `shape`, or an error naming it.
+absl::Status CheckTensor(const Shape& shape, DataType dtype, int64_t raw_bytes, size_t i,
+                         const BatchLimits& limits, absl::string_view what, int64_t* bytes) {
+  int64_t elements = 1;
+  bool overflow = false;
+  for (int64_t d : shape) overflow |= d < 0 || __builtin_mul_overflow(elements, d, &elements);
+  if (overflow || elements > limits.max_elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input ", InputName(limits, i), ": ", what, " ", ShapeToString(shape), " (",
+        overflow ? "more than 2^63" : absl::StrCat(elements), " elements), more than the limit of ",
+        limits.max_elements, " elements per tensor (--max-tensor-elements)"));
+  }
+  if (dtype == DataType::kBytes) {
+    *bytes = raw_bytes;
+  } else if (__builtin_mul_overflow(elements, static_cast<int64_t>(DataTypeSize(dtype)), bytes)) {
+    *bytes = INT64_MAX;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTotalBytes(const std::vector<int64_t>& bytes, const BatchLimits& limits,
+                             absl::string_view what) {
+  int64_t total = 0;
+  for (int64_t b : bytes) {
+    if (__builtin_add_overflow(total, b, &total)) total = INT64_MAX;
+  }
+  if (total > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " would take ", total,
+                                                   " bytes of input tensors, more than the limit "
+                                                   "of ", limits.max_bytes, " bytes per batch"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status BatchExtent::Add(const ItemInputs& item) {
+  std::vector<Shape> shapes = shapes_;
+  std::vector<int64_t> raw = bytes_;
+  const bool first = shapes.empty();
+  if (first) {
+    shapes.resize(item.size());
+    raw.assign(item.size(), 0);
+  }
+  if (shapes.size() != item.size()) {
+    return absl::InvalidArgumentError("requests with different numbers of inputs in one batch");
+  }
+  std::vector<int64_t> bytes(item.size(), 0);
+  for (size_t i = 0; i < item.size(); ++i) {
+    const Shape& s = item[i].shape();
+    if (first) {
+      shapes[i] = s;
+    } else {
+      if (shapes[i].size() != s.size() || s.empty()) {
+        return absl::InvalidArgumentError("requests of different ranks in one batch");
+      }
+      if (__builtin_add_overflow(shapes[i][0], s[0], &shapes[i][0])) shapes[i][0] = INT64_MAX;
+      for (size_t d = 1; d < s.size(); ++d) shapes[i][d] = std::max(shapes[i][d], s[d]);
+    }
+    if (__builtin_add_overflow(raw[i], static_cast<int64_t>(item[i].byte_size()), &raw[i])) {
+      raw[i] = INT64_MAX;
+    }
+    RETURN_IF_ERROR(CheckTensor(shapes[i], item[i].dtype(), raw[i], i, limits_,
+                                Padded(padding_, i) ? "padding this request into the batch makes it"
+                                                    : "the batch would be",
+                                &bytes[i]));
+  }
+  RETURN_IF_ERROR(CheckTotalBytes(bytes, limits_, "this batch"));
+  shapes_ = std::move(shapes);
+  bytes_ = std::move(raw);
+  return absl::OkStatus();
+}
+
+absl::Status CheckItemFootprint(const ItemInputs& item, const std::vector<InputPadding>& padding,
+                                const BatchLimits& limits) {
+  std::vector<int64_t> bytes(item.size(), 0);
+  for (size_t i = 0; i < item.size(); ++i) {
+    Shape shape = item[i].shape();
+    const bool padded = Padded(padding, i);
+    if (padded) {
+      for (size_t d = 1; d < shape.size(); ++d) shape[d] = std::max<int64_t>(shape[d], 1);
+    }
+    absl::Status status =
+        CheckTensor(shape, item[i].dtype(), static_cast<int64_t>(item[i].byte_size()), i, limits,
+                    padded ? "padded in a batch, it needs at least" : "shape", &bytes[i]);
+    if (!status.ok()) {
+      if (!padded) return status;
+      return absl::InvalidArgumentError(absl::StrCat(
+          status.message(), "; the request's shape is ", ShapeToString(item[i].shape()),
+          " and this input is padded (PAD_INPUTS), so its zero-sized dimensions count as 1"));
+    }
+  }
+  return CheckTotalBytes(bytes, limits, "this request");
+}
 
 int64_t ItemRows(const ItemInputs& inputs) {
   if (inputs.empty() || inputs[0].shape().empty()) return 1;
@@ -77,9 +176,14 @@ bool Compatible(const ItemInputs& a, const ItemInputs& b,
 }
 
 absl::StatusOr<std::vector<Tensor>> GatherInputs(const std::vector<const ItemInputs*>& items,
-                                                 const std::vector<InputPadding>& padding) {
+                                                 const std::vector<InputPadding>& padding,
+                                                 const BatchLimits& limits) {
   if (items.empty()) return absl::InternalError("empty batch");
   if (items.size() == 1) return *items[0];
+  {
+    BatchExtent extent(padding, limits);
+    for (const ItemInputs* item : items) RETURN_IF_ERROR(extent.Add(*item));
+  }
   const size_t num_inputs = items[0]->size();
   std::vector<Tensor> batch;
   batch.reserve(num_inputs);

@@ -80,5 +80,60 @@ TEST(BatchAssemblyTest, DtypeMismatchIsIncompatible) {
   EXPECT_FALSE(Compatible(a, b, {}));
 }
 
+TEST(BatchAssemblyTest, PaddedBatchesAreCheckedBeforeAllocating) {
+  // Zero elements each, but padded together [2, 2^31, 2^31]: refused, not allocated.
+  ItemInputs a{Tensor::Allocate(DataType::kInt64, {1, 0, int64_t{1} << 31}).value()};
+  ItemInputs b{Tensor::Allocate(DataType::kInt64, {1, int64_t{1} << 31, 0}).value()};
+  std::vector<InputPadding> pad{{true, 0}};
+  BatchLimits limits;
+  limits.max_elements = 1 << 20;
+  limits.input_names = {"ids"};
+  auto batch = GatherInputs({&a, &b}, pad, limits);
+  ASSERT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(batch.status().message().find("input 'ids'"), std::string::npos) << batch.status();
+  EXPECT_NE(batch.status().message().find("[2,2147483648,2147483648]"), std::string::npos)
+      << batch.status();
+  EXPECT_NE(batch.status().message().find("1048576"), std::string::npos) << batch.status();
+  // Even with no limit, a product past int64 is refused.
+  ItemInputs c{Tensor::View(DataType::kInt64, {1, 0, int64_t{1} << 62}, nullptr, nullptr, 0)};
+  ItemInputs d{Tensor::View(DataType::kInt64, {1, int64_t{1} << 62, 0}, nullptr, nullptr, 0)};
+  EXPECT_EQ(GatherInputs({&c, &d}, pad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BatchAssemblyTest, ExtentTracksTheBatchAndRefusesWhatDoesNotFit) {
+  std::vector<InputPadding> pad{{true, 0}};
+  BatchLimits limits;
+  limits.max_elements = 100;
+  limits.max_bytes = 1 << 20;
+  BatchExtent extent(pad, limits);
+  ItemInputs a{Tensor::Allocate(DataType::kFp32, {1, 10}).value()};
+  ItemInputs b{Tensor::Allocate(DataType::kFp32, {2, 30}).value()};
+  ItemInputs c{Tensor::Allocate(DataType::kFp32, {1, 40}).value()};
+  ASSERT_TRUE(extent.Add(a).ok());
+  ASSERT_TRUE(extent.Add(b).ok());  // [3, 30] = 90
+  EXPECT_EQ(extent.shapes()[0], (Shape{3, 30}));
+  absl::Status status = extent.Add(c);  // [4, 40] = 160 > 100
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("[4,40]"), std::string::npos) << status;
+  EXPECT_EQ(extent.shapes()[0], (Shape{3, 30}));  // unchanged
+  limits.max_bytes = 100;  // bytes: [3, 30] floats = 360
+  BatchExtent small(pad, limits);
+  EXPECT_TRUE(small.Add(a).ok());  // 40 bytes
+  status = small.Add(b);
+  EXPECT_NE(status.message().find("more than the limit of 100 bytes"), std::string::npos)
+      << status;
+}
+
+TEST(BatchAssemblyTest, ItemFootprintCountsZeroSizedPaddedDimensionsAsOne) {
+  std::vector<InputPadding> pad{{true, 0}};
+  BatchLimits limits;
+  limits.max_elements = 1000;
+  ItemInputs hostile{Tensor::Allocate(DataType::kInt64, {1, 0, 100000}).value()};
+  EXPECT_EQ(CheckItemFootprint(hostile, pad, limits).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckItemFootprint(hostile, {}, limits).ok());  // not padded: nothing to fear
+  ItemInputs fine{Tensor::Allocate(DataType::kInt64, {1, 0, 900}).value()};
+  EXPECT_TRUE(CheckItemFootprint(fine, pad, limits).ok());
+}
+
 }  // namespace
 }  // namespace ptserve

@@ -1,10 +1,42 @@
 #include "scheduler/scheduler.h"
 
 #include <algorithm>
+#include <exception>
+#include <new>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace ptserve {
+namespace {
+
+// What an exception says, for messages.
+std::string Describe(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    return "out of memory (std::bad_alloc)";
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an unknown exception";
+  }
+}
+
+// How long a worker or the timer backs off after an unexpected exception in
+// its own bookkeeping (so that a persistent failure does not spin).
+constexpr auto kBackOff = std::chrono::milliseconds(10);
+
+BatchLimits MakeBatchLimits(const SchedulerOptions& options) {
+  BatchLimits limits;
+  limits.max_elements = options.max_batch_elements > 0 ? options.max_batch_elements : INT64_MAX;
+  limits.max_bytes = options.max_batch_bytes > 0 ? options.max_batch_bytes : INT64_MAX;
+  limits.input_names = options.input_names;
+  return limits;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
     SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances) {
@@ -14,6 +46,13 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
   if (options.max_queue_size == 0) {
     return absl::InvalidArgumentError("max_queue_size must be at least 1");
   }
+  // One queue per level is allocated up front: bounded whatever the caller
+  // passes (configs are range-checked to 1024 levels already).
+  constexpr int kMaxLevels = 1 << 16;
+  if (options.priority_levels > kMaxLevels) {
+    return absl::InvalidArgumentError(absl::StrCat("priority_levels ", options.priority_levels,
+                                                   " is outside 0..", kMaxLevels));
+  }
   if (options.priority_levels < 0 || options.default_priority_level < 0 ||
       options.default_priority_level > options.priority_levels) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -21,18 +60,55 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
         options.priority_levels));
   }
   if (options.clock == nullptr) options.clock = Clock::Real();
-  return std::unique_ptr<Scheduler>(new Scheduler(std::move(options), std::move(instances)));
+  std::unique_ptr<Scheduler> scheduler;
+  try {
+    scheduler.reset(new Scheduler(std::move(options), std::move(instances)));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("cannot create the scheduler: ",
+                                            Describe(std::current_exception())));
+  }
+  absl::Status started = scheduler->Start();
+  if (!started.ok()) return started;
+  return scheduler;
 }
 
 Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances)
-    : options_(std::move(options)), instances_(std::move(instances)) {
+    : options_(std::move(options)),
+      batch_limits_(MakeBatchLimits(options_)),
+      instances_(std::move(instances)) {
   queues_.resize(std::max(1, options_.priority_levels) + 1);
-  for (auto& instance : instances_) {
-    workers_.emplace_back([this, i = instance.get()] { WorkerLoop(i); });
+}
+
+absl::Status Scheduler::Start() {
+  try {
+    workers_.reserve(instances_.size());
+    thread_ids_.reserve(instances_.size() + 1);
+    for (auto& instance : instances_) {
+      workers_.emplace_back([this, i = instance.get()] { WorkerLoop(i); });
+    }
+    timer_ = std::thread([this] { TimerLoop(); });
+  } catch (...) {
+    const std::string why = Describe(std::current_exception());
+    const size_t started = workers_.size();
+    // Nothing is queued yet: the started threads exit at once.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      timer_stop_ = true;
+    }
+    work_cv_.notify_all();
+    timer_cv_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+    workers_.clear();
+    if (timer_.joinable()) timer_.join();
+    std::call_once(drain_once_, [] {});  // the destructor has nothing left to join
+    return absl::InternalError(absl::StrCat(
+        "model '", options_.name, "': cannot start its ", instances_.size(),
+        " instance threads (started ", started, "): ", why));
   }
-  timer_ = std::thread([this] { TimerLoop(); });
   for (const std::thread& worker : workers_) thread_ids_.push_back(worker.get_id());
   thread_ids_.push_back(timer_.get_id());
+  return absl::OkStatus();
 }
 
 bool Scheduler::OnSchedulerThread() const {
@@ -73,10 +149,23 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
         "priority ", *request.priority, " is outside 1..", std::max(1, options_.priority_levels),
         " for model '", options_.name, "'"));
   }
+  if (options_.dynamic_batching && options_.max_batch_size > 0) {
+    absl::Status fits = CheckItemFootprint(request.inputs, options_.padding, batch_limits_);
+    if (!fits.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", options_.name, "': ", fits.message()));
+    }
+  }
   const SteadyTime now = options_.clock->Now();
   int64_t timeout_us = options_.default_timeout_us;
   if (request.timeout_us.has_value() && options_.allow_timeout_override) {
     timeout_us = *request.timeout_us;
+  }
+  // Saturates: a deadline past the end of time is no deadline at all.
+  std::optional<SteadyTime> deadline;
+  if (timeout_us > 0) {
+    const SteadyTime at = SaturatingAddMicros(now, timeout_us);
+    if (at != SteadyTime::max()) deadline = at;
   }
   const size_t level = LevelOf(request);
   const bool batching = options_.max_batch_size > 0;
@@ -93,18 +182,21 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
                                                  "' is full (", options_.max_queue_size,
                                                  " requests waiting)"));
     }
-    ticket = next_ticket_++;
-    Item item{ticket, next_sequence_++, std::move(request), 1, now, std::nullopt};
+    Item item{next_ticket_, next_sequence_, std::move(request), 1, now, deadline};
     if (batching) item.rows = ItemRows(item.request.inputs);
-    if (timeout_us > 0) {
-      item.deadline = now + std::chrono::microseconds(timeout_us);
-      if (!timer_wake_ || *item.deadline < *timer_wake_) {
-        timer_wake_ = item.deadline;
-        wake_timer = true;
-      }
+    try {
+      queues_[level].push_back(std::move(item));
+    } catch (const std::exception& e) {  // std::bad_alloc: the request is refused, not lost
+      return absl::UnavailableError(absl::StrCat("model '", options_.name,
+                                                 "' cannot queue the request: ", e.what()));
     }
-    queues_[level].push_back(std::move(item));
+    ticket = next_ticket_++;
+    ++next_sequence_;
     ++queued_;
+    if (deadline && (!timer_wake_ || *deadline < *timer_wake_)) {
+      timer_wake_ = deadline;
+      wake_timer = true;
+    }
   }
   work_cv_.notify_one();
   if (wake_timer) timer_cv_.notify_one();
@@ -164,6 +256,11 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
   std::vector<Pick> picks{{first_level, 0}};
   int64_t rows = oldest.rows;
   std::vector<int64_t> prefix_rows{rows};
+  // The batch's tensors as they grow: a request that would push them over
+  // the limits stays queued for another batch (it fits one on its own:
+  // Enqueue checked its footprint).
+  BatchExtent extent(options_.padding, batch_limits_);
+  const bool bounded = extent.Add(oldest.request.inputs).ok();
   const size_t scan_limit = static_cast<size_t>(4 * max_rows + 16);
   size_t scanned = 0;
   for (size_t l = first_level; l < queues_.size() && rows < max_rows && scanned < scan_limit; ++l) {
@@ -172,6 +269,7 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
       const Item& item = queues_[l][i];
       if (rows + item.rows > max_rows) continue;
       if (!Compatible(oldest.request.inputs, item.request.inputs, options_.padding)) continue;
+      if (!bounded || !extent.Add(item.request.inputs).ok()) continue;
       picks.push_back({l, i});
       rows += item.rows;
       prefix_rows.push_back(rows);
@@ -189,7 +287,7 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
       }
     }
   }
-  const SteadyTime due = oldest.enqueued + std::chrono::microseconds(options_.max_queue_delay_us);
+  const SteadyTime due = SaturatingAddMicros(oldest.enqueued, options_.max_queue_delay_us);
   if (!ready && options_.clock->Now() >= due) ready = true;
   if (!ready) {
     *wake = due;
@@ -206,12 +304,29 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
 }
 
 void Scheduler::WorkerLoop(ModelInstance* instance) {
-  instance->BindToThread();
+  try {
+    instance->BindToThread();
+  } catch (...) {
+    spdlog::error("model '{}': preparing instance {} failed: {}", options_.name,
+                  instance->Describe(), Describe(std::current_exception()));
+  }
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     std::vector<Item> batch;
     std::optional<SteadyTime> wake;
-    if (TakeBatch(&batch, &wake)) {
+    bool took = false;
+    try {
+      took = TakeBatch(&batch, &wake);
+    } catch (...) {
+      // TakeBatch moves no request out of the queue before it can no
+      // longer throw; retry after a pause.
+      spdlog::error("model '{}': forming a batch failed: {}", options_.name,
+                    Describe(std::current_exception()));
+      batch.clear();
+      wake = SaturatingAddMicros(options_.clock->Now(),
+                                 std::chrono::microseconds(kBackOff).count());
+    }
+    if (took) {
       queued_ -= batch.size();
       in_flight_ += batch.size();
       const bool more = queued_ > 0;
@@ -235,34 +350,58 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
   }
 }
 
-void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
-  // Waiting for a CPU slot counts as queue time, not compute time.
-  std::optional<CpuBudget::Lease> lease;
-  lease.emplace(options_.cpu_budget.get(), options_.threads_per_execution);
-  const SteadyTime start = options_.clock->Now();
-  std::vector<const ItemInputs*> items;
-  items.reserve(batch.size());
-  int64_t rows = 0;
-  for (const Item& item : batch) {
-    items.push_back(&item.request.inputs);
-    rows += item.rows;
-  }
-  absl::StatusOr<std::vector<std::vector<Tensor>>> split;
-  {
-    absl::StatusOr<std::vector<Tensor>> inputs = GatherInputs(items, options_.padding);
-    absl::StatusOr<std::vector<Tensor>> outputs =
-        inputs.ok() ? instance->Execute(*inputs) : inputs.status();
-    if (!outputs.ok()) {
-      split = outputs.status();
-    } else if (options_.max_batch_size == 0) {
-      split = std::vector<std::vector<Tensor>>{std::move(*outputs)};
-    } else {
-      split = ScatterOutputs(*outputs, items, options_.padding, options_.trim_outputs);
+absl::StatusOr<std::vector<std::vector<Tensor>>> Scheduler::ExecuteGuarded(
+    ModelInstance* instance, const std::vector<const ItemInputs*>& items, int64_t rows) {
+  try {
+    absl::StatusOr<std::vector<Tensor>> inputs = GatherInputs(items, options_.padding,
+                                                              batch_limits_);
+    if (!inputs.ok()) return inputs.status();
+    absl::StatusOr<std::vector<Tensor>> outputs = instance->Execute(*inputs);
+    if (!outputs.ok()) return outputs.status();
+    if (options_.max_batch_size == 0) {
+      return std::vector<std::vector<Tensor>>{std::move(*outputs)};
     }
+    return ScatterOutputs(*outputs, items, options_.padding, options_.trim_outputs);
+  } catch (...) {
+    const std::string why = Describe(std::current_exception());
+    spdlog::error("model '{}' failed on a batch of {} row(s): {}", options_.name, rows, why);
+    return absl::InternalError(absl::StrCat("model '", options_.name, "' failed: ", why));
   }
-  const SteadyTime end = options_.clock->Now();
-  lease.reset();
-  if (options_.metrics) options_.metrics->RecordExecution(rows);
+}
+
+void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
+  std::vector<const ItemInputs*> items;
+  int64_t rows = 0;
+  absl::StatusOr<std::vector<std::vector<Tensor>>> split;
+  SteadyTime start = options_.clock->Now();
+  SteadyTime end = start;
+  try {
+    items.reserve(batch.size());
+    for (const Item& item : batch) {
+      items.push_back(&item.request.inputs);
+      rows += item.rows;
+    }
+    // Waiting for a CPU slot counts as queue time, not compute time.
+    CpuBudget::Lease lease(options_.cpu_budget.get(), options_.threads_per_execution);
+    start = options_.clock->Now();
+    split = ExecuteGuarded(instance, items, rows);
+    end = options_.clock->Now();
+  } catch (...) {
+    split = absl::InternalError(absl::StrCat("model '", options_.name, "' failed: ",
+                                             Describe(std::current_exception())));
+    end = options_.clock->Now();
+  }
+  if (split.ok() && split->size() != batch.size()) {
+    split = absl::InternalError(absl::StrCat("model '", options_.name, "': the batch of ",
+                                             batch.size(), " requests was split into ",
+                                             split->size()));
+  }
+  try {
+    if (options_.metrics) options_.metrics->RecordExecution(rows);
+  } catch (...) {
+    spdlog::warn("model '{}': recording metrics failed: {}", options_.name,
+                 Describe(std::current_exception()));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.executions;
@@ -288,44 +427,62 @@ void Scheduler::TimerLoop() {
     const SteadyTime now = options_.clock->Now();
     std::vector<Item> expired;
     std::optional<SteadyTime> earliest;
-    for (size_t l = 0; l + 1 < queues_.size(); ++l) {
-      std::deque<Item>& queue = queues_[l];
-      for (auto it = queue.begin(); it != queue.end();) {
-        if (!it->deadline) {
-          ++it;
-        } else if (*it->deadline <= now) {
-          expired.push_back(std::move(*it));
-          it = queue.erase(it);
-        } else {
-          if (!earliest || *it->deadline < *earliest) earliest = it->deadline;
-          ++it;
+    try {
+      for (size_t l = 0; l + 1 < queues_.size(); ++l) {
+        std::deque<Item>& queue = queues_[l];
+        for (auto it = queue.begin(); it != queue.end();) {
+          if (!it->deadline) {
+            ++it;
+          } else if (*it->deadline <= now) {
+            expired.push_back(std::move(*it));  // strong guarantee: *it stays on failure
+            it = queue.erase(it);
+          } else {
+            if (!earliest || *it->deadline < *earliest) earliest = it->deadline;
+            ++it;
+          }
         }
       }
+    } catch (...) {
+      // Answer what was collected; look again soon for the rest.
+      spdlog::error("model '{}': checking queue deadlines failed: {}", options_.name,
+                    Describe(std::current_exception()));
+      earliest = SaturatingAddMicros(now, std::chrono::microseconds(kBackOff).count());
     }
+    std::vector<Item> rejected;
     if (options_.timeout_delays) {
       for (Item& item : expired) {
         item.deadline.reset();  // the last queue: after everything within its deadline
-        queues_.back().push_back(std::move(item));
+        try {
+          queues_.back().push_back(std::move(item));
+        } catch (...) {
+          rejected.push_back(std::move(item));  // cannot be delayed: rejected instead
+        }
       }
-      expired.clear();
     } else {
-      queued_ -= expired.size();
-      stats_.timed_out += expired.size();
+      rejected = std::move(expired);
     }
+    expired.clear();
+    queued_ -= rejected.size();
+    stats_.timed_out += rejected.size();
     timer_wake_ = earliest;
-    if (!expired.empty()) {
+    if (!rejected.empty()) {
       lock.unlock();
-      for (Item& item : expired) {
+      for (Item& item : rejected) {
         InferenceTiming timing;
         timing.queue_us = MicrosBetween(item.enqueued, now);
-        const int64_t timeout_us = MicrosBetween(item.enqueued, *item.deadline);
-        Finish(item,
-               absl::DeadlineExceededError(absl::StrCat(
-                   "request timed out after waiting ", timing.queue_us, " us in the queue of model '",
-                   options_.name, "' (timeout ", timeout_us, " us)")),
-               timing);
+        absl::Status status;
+        try {
+          const int64_t timeout_us =
+              item.deadline ? MicrosBetween(item.enqueued, *item.deadline) : 0;
+          status = absl::DeadlineExceededError(absl::StrCat(
+              "request timed out after waiting ", timing.queue_us, " us in the queue of model '",
+              options_.name, "' (timeout ", timeout_us, " us)"));
+        } catch (...) {
+          status = absl::DeadlineExceededError("request timed out in the queue");
+        }
+        Finish(item, std::move(status), timing);
       }
-      expired.clear();  // outside the lock, like the workers' batches
+      rejected.clear();  // outside the lock, like the workers' batches
       lock.lock();
       continue;
     }
@@ -337,16 +494,41 @@ void Scheduler::TimerLoop() {
   }
 }
 
+void Scheduler::Deliver(ScheduledRequest::Callback& done,
+                        absl::StatusOr<std::vector<Tensor>> result,
+                        const InferenceTiming& timing) {
+  try {
+    done(std::move(result), timing);
+  } catch (...) {
+    // The callback may have answered already; calling it again could answer
+    // twice. The caller's transport answers a request it never got a
+    // response for (an HTTP 500), so logging is all that is left here.
+    spdlog::error("model '{}': a request's completion callback threw: {}", options_.name,
+                  Describe(std::current_exception()));
+  }
+}
+
 void Scheduler::Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result,
                        const InferenceTiming& timing) {
   if (!options_.preserve_ordering) {
-    item.request.done(std::move(result), timing);
+    Deliver(item.request.done, std::move(result), timing);
     return;
   }
   std::lock_guard<std::mutex> lock(order_mu_);
-  pending_delivery_.emplace(item.sequence,
-                            [done = std::move(item.request.done), result = std::move(result),
-                             timing]() mutable { done(std::move(result), timing); });
+  try {
+    pending_delivery_.emplace(
+        item.sequence, [this, done = std::move(item.request.done), result = std::move(result),
+                        timing]() mutable { Deliver(done, std::move(result), timing); });
+  } catch (...) {
+    // Out of memory for the ordering map: answer now, out of order, and let
+    // the requests after it go on.
+    spdlog::error("model '{}': ordering a result failed: {}", options_.name,
+                  Describe(std::current_exception()));
+    if (item.request.done) {
+      Deliver(item.request.done, absl::InternalError("ordering the result failed"), timing);
+    }
+    if (item.sequence == next_to_deliver_) ++next_to_deliver_;
+  }
   for (auto it = pending_delivery_.begin();
        it != pending_delivery_.end() && it->first == next_to_deliver_;
        it = pending_delivery_.erase(it), ++next_to_deliver_) {

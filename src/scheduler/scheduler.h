@@ -15,6 +15,12 @@
 //   if (!ticket.ok()) ...  // UNAVAILABLE: queue full, answer 503 at once
 //   scheduler->Cancel(*ticket);  // the client went away
 //
+// Failures stay local: an exception thrown by an instance (or while a batch
+// is assembled or split) fails that batch's requests with an Internal error
+// and the worker goes on serving; an exception thrown by a `done` callback is
+// logged and never reaches std::terminate. Deadlines saturate: a huge
+// timeout means "no deadline", never a wrapped-around one.
+//
 // Thread-safe. Enqueue() and Cancel() never block on inference.
 #ifndef PTSERVE_SCHEDULER_SCHEDULER_H_
 #define PTSERVE_SCHEDULER_SCHEDULER_H_
@@ -69,6 +75,13 @@ struct SchedulerOptions {
   std::vector<InputPadding> padding;
   // Output indices whose dimension 1 is trimmed back after padding.
   std::vector<int> trim_outputs;
+  // Bounds on each batch's input tensors (padding included; see
+  // BatchLimits): a request that would push a batch over them waits for
+  // another batch; one that cannot fit any padded batch is rejected
+  // (InvalidArgument) by Enqueue. The names are used in messages.
+  int64_t max_batch_elements = int64_t{1} << 28;
+  int64_t max_batch_bytes = int64_t{1} << 31;
+  std::vector<std::string> input_names;
   // Shared CPU slots; each execution holds `threads_per_execution` of them.
   // Null: no limit.
   std::shared_ptr<CpuBudget> cpu_budget;
@@ -82,8 +95,10 @@ struct ScheduledRequest {
   std::vector<Tensor> inputs;  // model order; dim 0 = rows when batching
   std::optional<int64_t> timeout_us;
   std::optional<int> priority;
+  using Callback =
+      std::function<void(absl::StatusOr<std::vector<Tensor>>, const InferenceTiming&)>;
   // Called exactly once: outputs (model order) and timing, or an error.
-  std::function<void(absl::StatusOr<std::vector<Tensor>>, const InferenceTiming&)> done;
+  Callback done;
 };
 
 struct SchedulerStats {
@@ -108,7 +123,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues the request; never blocks. UNAVAILABLE when the queue is full or
-  // the scheduler is draining; INVALID_ARGUMENT for a bad priority. On OK the
+  // the scheduler is draining; INVALID_ARGUMENT for a bad priority or a
+  // request that no padded batch could hold (CheckItemFootprint). On OK the
   // request's `done` runs exactly once, later, on a worker or timer thread.
   // The caller keeps this scheduler alive until Enqueue returns (the request
   // may finish, and drop its owner's last reference, before it does).
@@ -142,18 +158,29 @@ class Scheduler {
   };
 
   Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances);
+  // Starts the worker and timer threads; on failure (std::system_error: no
+  // more threads) stops the ones started and returns an error.
+  absl::Status Start();
   void WorkerLoop(ModelInstance* instance);
   void TimerLoop();
   // With mu_ held: picks the next batch, or returns the time to look again.
   bool TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake);
   void RunBatch(ModelInstance* instance, std::vector<Item>& batch);
-  // Delivers a result, in arrival order when preserve_ordering.
+  // Gathers, executes and splits a batch; never throws (an exception becomes
+  // an Internal error for the whole batch).
+  absl::StatusOr<std::vector<std::vector<Tensor>>> ExecuteGuarded(
+      ModelInstance* instance, const std::vector<const ItemInputs*>& items, int64_t rows);
+  // Delivers a result, in arrival order when preserve_ordering. Never
+  // throws: an exception from the request's callback is logged.
   void Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result, const InferenceTiming& t);
+  void Deliver(ScheduledRequest::Callback& done, absl::StatusOr<std::vector<Tensor>> result,
+               const InferenceTiming& timing);
   std::deque<Item>& QueueFor(int level);
   size_t LevelOf(const ScheduledRequest& r) const;
   bool IsPreferred(int64_t rows) const;
 
   const SchedulerOptions options_;
+  const BatchLimits batch_limits_;
   std::vector<std::unique_ptr<ModelInstance>> instances_;
 
   mutable std::mutex mu_;
@@ -177,7 +204,7 @@ class Scheduler {
 
   std::vector<std::thread> workers_;
   std::thread timer_;
-  std::vector<std::thread::id> thread_ids_;  // set in the constructor, then read-only
+  std::vector<std::thread::id> thread_ids_;  // set by Start(), then read-only
   std::once_flag drain_once_;
 };
 

@@ -55,6 +55,7 @@ struct ServerFlags {
   std::string management_token;
   int repository_poll_secs = 15;
   int drain_secs = 0;
+  bool strict_readiness = true;
   HttpEdgeFlags http_edge;  // limits of the HTTP edge (server/http_edge.h)
 };
 
@@ -155,6 +156,10 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "Share the CPUs among all models' executions: an execution waits for as many "
                  "free CPUs as it has intra-op threads, so models never oversubscribe the machine")
       ->envname("PTSERVE_CPU_BUDGET")->capture_default_str();
+  app.add_option("--strict-readiness", f.strict_readiness,
+                 "true: /v2/health/ready only when every model that should be loaded is ready; "
+                 "false: ready once the server is up, even if some models are not")
+      ->envname("PTSERVE_STRICT_READINESS")->capture_default_str();
   AddHttpEdgeFlags(app, f.http_edge);
 }
 
@@ -187,6 +192,8 @@ int Run(int argc, char** argv) {
   repo_options.available_cpus = cpus;
   repo_options.default_max_queue_size = flags.max_queue_size;
   repo_options.metrics = &metrics;
+  repo_options.max_tensor_elements = flags.max_elements;  // also bounds padded batches
+  repo_options.strict_readiness = flags.strict_readiness;
   if (flags.cpu_budget) repo_options.cpu_budget = std::make_shared<CpuBudget>(cpus);
   auto repository = ModelRepository::Create(repo_options);
   if (!repository.ok()) {
@@ -207,7 +214,8 @@ int Run(int argc, char** argv) {
   api_options.limits.max_elements = flags.max_elements;
   api_options.default_model = flags.default_model;
   api_options.metrics = &metrics;
-  api_options.ready_needs_a_model = flags.model_control_mode != "explicit";
+  api_options.ready_needs_a_model =
+      flags.model_control_mode != "explicit" && flags.strict_readiness;
   api_options.log_requests = flags.log_requests;
   api_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
   if (api_options.default_model.empty()) {

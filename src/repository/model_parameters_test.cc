@@ -1,0 +1,71 @@
+#include "repository/model_parameters.h"
+
+#include "config/model_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ptserve {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<ModelParameters> Parse(const std::string& params) {
+  const std::string text = R"pb(
+    max_batch_size: 8
+    input { name: "ids" data_type: TYPE_INT64 dims: [-1] }
+    input { name: "image" data_type: TYPE_UINT8 dims: [3, -1, -1] }
+    output { name: "y" data_type: TYPE_FP32 dims: [2] }
+    dynamic_batching {}
+  )pb" + params;
+  auto parsed = ParseModelConfig(text, "config.pbtxt");
+  if (!parsed.ok()) return parsed.status();
+  return ParseModelParameters(parsed->config);
+}
+
+std::string Param(const std::string& key, const std::string& value) {
+  return "parameters { key: \"" + key + "\" value { string_value: \"" + value + "\" } }";
+}
+
+TEST(ModelParametersTest, MaxSequenceLength) {
+  auto p = Parse(Param("MAX_SEQUENCE_LENGTH", "512"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->max_sequence_length, 512);
+  for (const char* bad : {"0", "-1", "abc", "", "99999999999", "1e3"}) {
+    auto q = Parse(Param("MAX_SEQUENCE_LENGTH", bad));
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(q.status().message()),
+                HasSubstr("parameter MAX_SEQUENCE_LENGTH: '" + std::string(bad) +
+                          "' is not a size in [1, 2147483647]"));
+  }
+}
+
+TEST(ModelParametersTest, MaxInputDims) {
+  auto p = Parse(Param("MAX_INPUT_DIMS", "ids:128, image:3x1024x0"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->max_input_dims.at("ids"), (std::vector<int64_t>{128}));
+  EXPECT_EQ(p->max_input_dims.at("image"), (std::vector<int64_t>{3, 1024, 0}));
+  EXPECT_THAT(std::string(Parse(Param("MAX_INPUT_DIMS", "nope:3")).status().message()),
+              HasSubstr("names 'nope', which is not a declared input"));
+  EXPECT_THAT(std::string(Parse(Param("MAX_INPUT_DIMS", "image:3x4")).status().message()),
+              HasSubstr("input 'image' has 3 dims but '3x4' gives 2 limits"));
+  EXPECT_THAT(std::string(Parse(Param("MAX_INPUT_DIMS", "image:2x8x8")).status().message()),
+              HasSubstr("dimension 0 is declared 3, more than its limit 2"));
+  EXPECT_THAT(std::string(Parse(Param("MAX_INPUT_DIMS", "ids:0")).status().message()),
+              HasSubstr("is not a size in [1, 2147483647]"));
+  EXPECT_THAT(std::string(Parse(Param("MAX_INPUT_DIMS", "ids:1,ids:2")).status().message()),
+              HasSubstr("names 'ids' twice"));
+}
+
+TEST(ModelParametersTest, PadValuesFitTheInputType) {
+  EXPECT_TRUE(Parse(Param("PAD_INPUTS", "ids:0,image:255")).ok());
+  EXPECT_TRUE(Parse(Param("PAD_INPUTS", "ids:-9223372036854775808")).ok());
+  for (const char* bad : {"image:256", "image:-1", "image:1.5", "ids:1e300", "ids:nan",
+                          "ids:inf"}) {
+    auto p = Parse(Param("PAD_INPUTS", bad));
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(p.status().message()), HasSubstr("parameter PAD_INPUTS")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace ptserve

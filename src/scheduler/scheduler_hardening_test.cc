@@ -1,0 +1,241 @@
+// Failures stay local in the scheduler: exceptions thrown by an instance or
+// by a completion callback, padded batches that would be enormous, and
+// timeouts that would overflow a time point.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <future>
+#include <limits>
+#include <stdexcept>
+#include <system_error>
+
+#include "absl/synchronization/notification.h"
+#include "scheduler/scheduler.h"
+
+namespace ptserve {
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class Throw { kNothing, kRuntimeError, kBadAlloc, kSystemError, kInt };
+
+// Echoes its first input; throws what it is told to while `fail` is set.
+class ThrowingInstance : public ModelInstance {
+ public:
+  ThrowingInstance(std::atomic<Throw>* fail, bool throw_on_bind = false)
+      : fail_(fail), throw_on_bind_(throw_on_bind) {}
+  void BindToThread() override {
+    if (throw_on_bind_) throw std::runtime_error("cannot bind");
+  }
+  absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
+    batch_rows.push_back(inputs[0].shape().empty() ? 0 : inputs[0].shape()[0]);
+    switch (fail_->load()) {
+      case Throw::kRuntimeError: throw std::runtime_error("the model blew up");
+      case Throw::kBadAlloc: throw std::bad_alloc();
+      case Throw::kSystemError:
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      case Throw::kInt: throw 42;
+      case Throw::kNothing: break;
+    }
+    return std::vector<Tensor>{inputs[0]};
+  }
+  std::vector<int64_t> batch_rows;  // read after Drain()
+
+ private:
+  std::atomic<Throw>* fail_;
+  bool throw_on_bind_;
+};
+
+Tensor Zeros(DataType dtype, Shape shape) { return Tensor::Allocate(dtype, shape).value(); }
+
+struct Outcome {
+  absl::Status status;
+  Shape shape;
+  int64_t batch_size = 0;
+};
+
+std::future<Outcome> Submit(Scheduler& s, std::vector<Tensor> inputs,
+                            absl::Status* enqueued = nullptr,
+                            std::optional<int64_t> timeout_us = std::nullopt) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  auto future = promise->get_future();
+  ScheduledRequest r;
+  r.inputs = std::move(inputs);
+  r.timeout_us = timeout_us;
+  r.done = [promise](absl::StatusOr<std::vector<Tensor>> out, const InferenceTiming& t) {
+    Outcome o;
+    o.status = out.status();
+    if (out.ok()) o.shape = (*out)[0].shape();
+    o.batch_size = t.batch_size;
+    promise->set_value(o);
+  };
+  absl::StatusOr<uint64_t> ticket = s.Enqueue(std::move(r));
+  if (enqueued) *enqueued = ticket.status();
+  if (!ticket.ok()) promise->set_value(Outcome{ticket.status(), {}, 0});
+  return future;
+}
+
+std::unique_ptr<Scheduler> Make(SchedulerOptions options, std::atomic<Throw>* fail,
+                                ThrowingInstance** raw = nullptr, int instances = 1,
+                                bool throw_on_bind = false) {
+  std::vector<std::unique_ptr<ModelInstance>> list;
+  for (int i = 0; i < instances; ++i) {
+    auto instance = std::make_unique<ThrowingInstance>(fail, throw_on_bind);
+    if (raw && i == 0) *raw = instance.get();
+    list.push_back(std::move(instance));
+  }
+  return Scheduler::Create(std::move(options), std::move(list)).value();
+}
+
+SchedulerOptions Options(int64_t max_batch = 8, int64_t delay_us = 0) {
+  SchedulerOptions o;
+  o.name = "m";
+  o.max_batch_size = max_batch;
+  o.dynamic_batching = max_batch > 0;
+  o.max_queue_delay_us = delay_us;
+  return o;
+}
+
+TEST(SchedulerHardeningTest, ExceptionsFromTheModelAreInternalErrorsAndTheWorkerGoesOn) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  auto s = Make(Options(), &fail);
+  for (Throw kind : {Throw::kRuntimeError, Throw::kBadAlloc, Throw::kSystemError, Throw::kInt}) {
+    fail = kind;
+    Outcome bad = Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get();
+    EXPECT_EQ(bad.status.code(), absl::StatusCode::kInternal) << bad.status;
+    EXPECT_NE(bad.status.message().find("model 'm' failed"), std::string::npos) << bad.status;
+    fail = Throw::kNothing;
+    Outcome good = Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get();
+    EXPECT_TRUE(good.status.ok()) << good.status;
+  }
+  fail = Throw::kRuntimeError;
+  EXPECT_NE(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.message().find(
+                "the model blew up"),
+            std::string::npos);
+  fail = Throw::kBadAlloc;
+  EXPECT_NE(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.message().find(
+                "out of memory"),
+            std::string::npos);
+  s->Drain();
+  EXPECT_EQ(s->Stats().requests_failed, 6u);
+  EXPECT_EQ(s->Stats().requests_ok, 4u);
+}
+
+TEST(SchedulerHardeningTest, EveryRequestOfAFailedBatchIsAnswered) {
+  std::atomic<Throw> fail{Throw::kRuntimeError};
+  auto s = Make(Options(8, 200000), &fail);  // long delay: the 8 form one batch
+  std::vector<std::future<Outcome>> futures;
+  for (int i = 0; i < 8; ++i) futures.push_back(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}));
+  for (auto& f : futures) EXPECT_EQ(f.get().status.code(), absl::StatusCode::kInternal);
+}
+
+TEST(SchedulerHardeningTest, ThrowingCallbacksDoNotStopTheWorker) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  for (bool ordered : {false, true}) {
+    SchedulerOptions o = Options();
+    o.preserve_ordering = ordered;
+    auto s = Make(o, &fail);
+    for (int i = 0; i < 3; ++i) {
+      ScheduledRequest r;
+      r.inputs = {Zeros(DataType::kFp32, {1, 4})};
+      r.done = [](absl::StatusOr<std::vector<Tensor>>, const InferenceTiming&) {
+        throw std::runtime_error("the callback blew up");
+      };
+      ASSERT_TRUE(s->Enqueue(std::move(r)).ok());
+    }
+    EXPECT_TRUE(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.ok());
+    s->Drain();
+  }
+}
+
+TEST(SchedulerHardeningTest, AnInstanceThatFailsToBindStillServes) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  auto s = Make(Options(), &fail, nullptr, 1, /*throw_on_bind=*/true);
+  EXPECT_TRUE(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.ok());
+}
+
+TEST(SchedulerHardeningTest, HugeTimeoutsSaturateInsteadOfExpiringAtOnce) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  SchedulerOptions o = Options(8, 0);
+  o.default_timeout_us = std::numeric_limits<int64_t>::max();  // now + this overflows
+  auto s = Make(o, &fail);
+  Outcome a = Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get();
+  EXPECT_TRUE(a.status.ok()) << a.status;
+  Outcome b = Submit(*s, {Zeros(DataType::kFp32, {1, 4})}, nullptr,
+                     std::numeric_limits<int64_t>::max() / 1000 + 1).get();
+  EXPECT_TRUE(b.status.ok()) << b.status;
+  Outcome c = Submit(*s, {Zeros(DataType::kFp32, {1, 4})}, nullptr, -5).get();  // no deadline
+  EXPECT_TRUE(c.status.ok()) << c.status;
+  s->Drain();
+  EXPECT_EQ(s->Stats().timed_out, 0u);
+}
+
+TEST(SchedulerHardeningTest, HugeQueueDelaySaturates) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  // The batch fills (2 rows), so it goes although its delay is "forever".
+  auto s = Make(Options(2, std::numeric_limits<int64_t>::max()), &fail);
+  auto a = Submit(*s, {Zeros(DataType::kFp32, {1, 4})});
+  auto b = Submit(*s, {Zeros(DataType::kFp32, {1, 4})});
+  ASSERT_EQ(a.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(a.get().status.ok());
+  EXPECT_TRUE(b.get().status.ok());
+}
+
+SchedulerOptions Padded(int64_t max_elements) {
+  SchedulerOptions o = Options(8, 100000);  // 100 ms: requests sent together batch together
+  o.padding = {InputPadding{true, 0}};
+  o.max_batch_elements = max_elements;
+  o.input_names = {"tokens"};
+  return o;
+}
+
+TEST(SchedulerHardeningTest, ARequestNoPaddedBatchCouldHoldIsRejected) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  auto s = Make(Padded(1 << 20), &fail);
+  // Zero elements, but padded with any partner it would be [2, 1, 2^40].
+  absl::Status status;
+  Submit(*s, {Zeros(DataType::kInt64, {1, 0, int64_t{1} << 40})}, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("input 'tokens'"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("1048576"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("[1,0,1099511627776]"), std::string::npos) << status;
+  Submit(*s, {Tensor::View(DataType::kInt64, {1, int64_t{1} << 62, 0}, nullptr, nullptr, 0)},
+         &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  // The scheduler goes on serving.
+  EXPECT_TRUE(Submit(*s, {Zeros(DataType::kInt64, {1, 3, 3})}).get().status.ok());
+}
+
+TEST(SchedulerHardeningTest, RequestsThatWouldMakeAPaddedBatchTooLargeRunApart) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  ThrowingInstance* raw = nullptr;
+  auto s = Make(Padded(1 << 20), &fail, &raw);
+  // Each fits (1024 elements padded alone); together [2, 1024, 1024] = 2^21.
+  auto a = Submit(*s, {Zeros(DataType::kInt64, {1, 1024, 0})});
+  auto b = Submit(*s, {Zeros(DataType::kInt64, {1, 0, 1024})});
+  auto c = Submit(*s, {Zeros(DataType::kInt64, {1, 4, 0})});  // joins a's batch
+  Outcome ra = a.get(), rb = b.get(), rc = c.get();
+  EXPECT_TRUE(ra.status.ok()) << ra.status;
+  EXPECT_TRUE(rb.status.ok()) << rb.status;
+  EXPECT_TRUE(rc.status.ok()) << rc.status;
+  s->Drain();
+  EXPECT_EQ(rb.batch_size, 1);
+  for (int64_t rows : raw->batch_rows) EXPECT_LE(rows, 2);
+}
+
+TEST(SchedulerHardeningTest, BatchesRespectTheByteLimit) {
+  std::atomic<Throw> fail{Throw::kNothing};
+  ThrowingInstance* raw = nullptr;
+  SchedulerOptions o = Options(8, 100000);
+  o.max_batch_bytes = 3 * 4 * 4;  // three rows of 4 floats
+  auto s = Make(o, &fail, &raw);
+  std::vector<std::future<Outcome>> futures;
+  for (int i = 0; i < 6; ++i) futures.push_back(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}));
+  for (auto& f : futures) EXPECT_TRUE(f.get().status.ok());
+  s->Drain();
+  for (int64_t rows : raw->batch_rows) EXPECT_LE(rows, 3);
+}
+
+}  // namespace
+}  // namespace ptserve
