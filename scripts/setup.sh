@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# Installs everything ptserve needs to build, test and serve on Debian 12.
-# Idempotent: does nothing when every package is already installed. Run as root.
+# Installs everything ptserve needs to build, test and serve, on Debian 12 (libtorch 1.13) or
+# Debian 13 (libtorch 2.6). Idempotent: does nothing when every package is already installed.
+# Run as root (or with sudo). `scripts/setup.sh --print` lists the packages and installs nothing.
 set -euo pipefail
 
+. /etc/os-release
+# PTSERVE_SETUP_CODENAME=trixie scripts/setup.sh --print: the list for another release.
+codename=${PTSERVE_SETUP_CODENAME:-${VERSION_CODENAME:-}}
 PACKAGES=(
   # build
   g++ cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread libjemalloc-dev
   libboost-dev libsimdjson-dev libprotobuf-dev protobuf-compiler libcli11-dev libabsl-dev
   libspdlog-dev libgtest-dev libgmock-dev
+  libzip-dev  # reads .pt2 (AOTInductor) packages
   # example models, tests, benchmarks
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pytest
   python3-fastapi python3-uvicorn python3-uvloop python3-locust
   curl wrk prometheus
 )
+case "$codename" in
+  bookworm) ;;
+  # libtorch 2.6: AOTInductor packages are compiled (python3-setuptools, g++) by
+  # torch._inductor.aoti_compile_and_package when make_examples.py builds the .pt2 examples.
+  trixie|forky|sid) PACKAGES+=(python3-setuptools) ;;
+  *) echo "setup: ${PRETTY_NAME:-this system} is untested; trying Debian 12's package list" >&2 ;;
+esac
+if [ "${1:-}" = "--print" ]; then
+  echo "${PACKAGES[*]}"
+  exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
+  echo "setup: all ${#PACKAGES[@]} packages present (${PRETTY_NAME:-})"
   exit 0
 fi
 SUDO=""

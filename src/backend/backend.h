@@ -18,8 +18,11 @@ namespace ptserve {
 
 struct BackendLoadRequest {
   std::string model_name;
+  // Config `platform` ("pytorch_libtorch", "torch_aoti", ...): which backend
+  // loads the model (see platform_backends.h).
+  std::string platform;
   std::string version_dir;   // .../<model>/<version>
-  std::string model_file;    // "model.pt" (config default_model_filename)
+  std::string model_file;    // "model.pt" / "model.pt2" (config default_model_filename)
   bool batched = false;      // max_batch_size > 0
   // From config.pbtxt; empty when there is none (the backend derives them).
   std::vector<TensorSpec> inputs;
@@ -48,6 +51,10 @@ class LoadedModel {
   virtual const std::vector<TensorSpec>& outputs() const = 0;
   // What was assumed or changed while loading (shown as load warnings).
   virtual const std::vector<std::string>& notes() const = 0;
+  // The largest batch the model can run when it batches (a package exported
+  // with a static batch dimension runs only that size); 0 = no limit of its
+  // own beyond the config's max_batch_size.
+  virtual int64_t batch_limit() const { return 0; }
   virtual absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
       const InstanceOptions& options) = 0;
   // Profiles the model's next `request.executions` executions (any

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "backend/dynamic_quantization.h"
+#include "backend/torch_call.h"
 
 namespace ptserve {
 namespace {
@@ -181,12 +182,6 @@ bool HasQuantizedOps(const Module& module) {
     }
   }
   return false;
-}
-
-// The first line of a libtorch message, bounded (they can run to pages).
-std::string ShortError(const std::string& what) {
-  std::string s = what.substr(0, what.find('\n'));
-  return s.size() > 300 ? s.substr(0, 300) + "..." : s;
 }
 
 struct Candidate {
@@ -397,7 +392,7 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     } catch (const std::exception& e) {
       refs.clear();
       no_check = absl::StrCat("the original model fails on generated sample inputs (",
-                              ShortError(e.what()), ")");
+                              ShortTorchError(e.what(), 300), ")");
     }
   }
 
@@ -424,9 +419,9 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
       }
       return m;
     } catch (const c10::Error& e) {
-      dropped.push_back(absl::StrCat(c.description, ": ", ShortError(e.what_without_backtrace())));
+      dropped.push_back(absl::StrCat(c.description, ": ", ShortTorchError(e.what_without_backtrace(), 300)));
     } catch (const std::exception& e) {
-      dropped.push_back(absl::StrCat(c.description, ": ", ShortError(e.what())));
+      dropped.push_back(absl::StrCat(c.description, ": ", ShortTorchError(e.what(), 300)));
     }
   }
   for (const std::string& d : dropped) {

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/torch_call.h"
 #include "backend/torch_tensor.h"
 #include "backend/torchscript_acceleration.h"
 #include "core/status_macros.h"
@@ -20,26 +21,18 @@
 namespace ptserve {
 namespace {
 
-// "INPUT__3" -> 3 for prefix "INPUT__".
-std::optional<int> IndexedName(const std::string& name, absl::string_view prefix) {
-  int index;
-  if (!absl::StartsWith(name, prefix) || !absl::SimpleAtoi(name.substr(prefix.size()), &index) ||
-      index < 0) {
-    return std::nullopt;
-  }
-  return index;
-}
-
-// Catches libtorch's exceptions at the call and turns them into a Status.
-template <typename Fn>
-auto CatchTorch(absl::string_view what, Fn&& fn) -> absl::StatusOr<decltype(fn())> {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what()));
-  }
+// A load error, with what to do when the model needs a newer libtorch than
+// this build's: TorchScript names the operator it cannot find.
+absl::Status LoadError(const absl::Status& error) {
+  const std::string message(error.message());
+  const size_t at = message.find("Unknown builtin op: ");
+  if (at == std::string::npos || absl::StartsWith(TORCH_VERSION, "2.")) return error;
+  std::string op = message.substr(at + 20);
+  op = op.substr(0, op.find_first_of(".\n "));
+  return absl::InvalidArgumentError(absl::StrCat(
+      message, " (the model uses operator ", op, ", which libtorch ", TORCH_VERSION,
+      " does not have: it was saved by a newer PyTorch; a ptserve build against libtorch 2.6 "
+      "serves it)"));
 }
 
 class TorchScriptModel;
@@ -140,13 +133,22 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
     engine_lock.emplace(engine_mu);
     RETURN_IF_ERROR(SelectQuantizedEngine(accel));
   }
-  ASSIGN_OR_RETURN(model->module_, CatchTorch(absl::StrCat("cannot load ", path), [&] {
-                     return torch::jit::load(path, c10::Device(c10::kCPU));
-                   }));
+  auto module = CatchTorch(absl::StatusCode::kInvalidArgument, absl::StrCat("cannot load ", path),
+                          [&] { return torch::jit::load(path, c10::Device(c10::kCPU)); });
+  if (!module.ok()) return LoadError(module.status());
+  model->module_ = std::move(*module);
   model->module_.eval();
   RETURN_IF_ERROR(model->MapInputs(request));
-  ASSIGN_OR_RETURN(auto samples, model->SampleArguments(request));
-  ASSIGN_OR_RETURN(model->accelerated_, Accelerate(model->module_, accel, samples));
+  auto samples = CatchTorch(absl::StatusCode::kInvalidArgument,
+                            "cannot make sample inputs from the config's input shapes",
+                            [&] { return model->SampleArguments(request); });
+  if (!samples.ok()) return samples.status();
+  if (!samples->ok()) return samples->status();
+  auto accelerated = CatchTorch(absl::StatusCode::kInternal, "load-time optimisation failed",
+                                [&] { return Accelerate(model->module_, accel, **samples); });
+  if (!accelerated.ok()) return accelerated.status();
+  if (!accelerated->ok()) return accelerated->status();
+  model->accelerated_ = std::move(**accelerated);
   model->module_ = torch::jit::Module();  // the weights now live in accelerated_ only
   for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
   model->accelerated_.notes.clear();
@@ -324,7 +326,7 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::Run(const std::vector<Tens
                                           ? inputs[0].shape()[0]
                                           : 0);
   }
-  auto result = CatchTorch(absl::StrCat("model '", name_, "' failed"),
+  auto result = CatchTorch(absl::StatusCode::kInternal, absl::StrCat("model '", name_, "' failed"),
                            [&] { return RunAccelerated(accelerated_, std::move(args)); });
   recording.reset();  // the profile covers forward() only
   if (!result.ok()) return result.status();

@@ -1,5 +1,6 @@
 #include "core/tensor_spec.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace ptserve {
@@ -38,6 +39,15 @@ Shape MetadataShape(const TensorSpec& spec, bool batched) {
   if (batched) out.push_back(-1);
   out.insert(out.end(), spec.dims.begin(), spec.dims.end());
   return out;
+}
+
+std::optional<int> IndexedName(std::string_view name, std::string_view prefix) {
+  int index;
+  if (name.substr(0, prefix.size()) != prefix ||
+      !absl::SimpleAtoi(absl::string_view(name.data() + prefix.size(), name.size() - prefix.size()), &index) || index < 0) {
+    return std::nullopt;
+  }
+  return index;
 }
 
 }  // namespace ptserve

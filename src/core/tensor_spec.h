@@ -2,7 +2,9 @@
 #ifndef PTSERVE_CORE_TENSOR_SPEC_H_
 #define PTSERVE_CORE_TENSOR_SPEC_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "core/data_type.h"
@@ -28,6 +30,10 @@ absl::Status CheckShape(const TensorSpec& spec, const Shape& shape, bool batched
 
 // The metadata shape: [-1, dims...] when batched, else dims.
 Shape MetadataShape(const TensorSpec& spec, bool batched);
+
+// Triton's positional names: IndexedName("INPUT__3", "INPUT__") == 3;
+// nullopt when `name` is not `prefix` followed by a non-negative number.
+std::optional<int> IndexedName(std::string_view name, std::string_view prefix);
 
 }  // namespace ptserve
 
