@@ -91,7 +91,9 @@ inline constexpr int kMaxPreferredBatchSizes = 64;
 inline constexpr uint64_t kMaxVersions = 1024;
 inline constexpr int kMaxWarmups = 64;
 inline constexpr uint64_t kMaxWarmupCount = 100;
-inline constexpr int64_t kMaxWarmupBytes = int64_t{1} << 30;  // 1 GiB, all warm-ups together
+// All warm-up inputs of a config together (the model's activations for them
+// come on top, so this stays small).
+inline constexpr int64_t kMaxWarmupBytes = int64_t{1} << 26;  // 64 MiB
 inline constexpr size_t kMaxFileNameBytes = 4096;
 
 }  // namespace ptserve

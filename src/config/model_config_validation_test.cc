@@ -332,8 +332,11 @@ TEST(ValidateModelConfigTest, WarmupSizesAreBounded) {
   // Within the item limits, but the batch of 8 is 8 x 512 MiB.
   EXPECT_THAT(warmup("batch_size: 8 inputs { key: \"x\" value { data_type: TYPE_FP32 "
                      "dims: [134217728] zero_data: true } }"),
-              IsInvalidArgument("would take more than 1073741824 bytes in all; allowed: "
-                                "[0, 1073741824]"));
+              IsInvalidArgument("would take more than 67108864 bytes in all; allowed: "
+                                "[0, 67108864]"));
+  EXPECT_TRUE(warmup("batch_size: 8 inputs { key: \"x\" value { data_type: TYPE_FP32 "
+                     "dims: [2097152] zero_data: true } }")
+                  .ok());  // exactly 64 MiB
   std::string many = head;
   for (int i = 0; i < 65; ++i) {
     absl::StrAppend(&many, "model_warmup { name: \"w", i, "\" batch_size: 1 }");

@@ -40,8 +40,10 @@ constexpr uint64_t kMaxConfigFileBytes = 16 << 20;
 
 // Generated warm-up inputs (no model_warmup in the config): a variable
 // dimension is given this size (or the model's limit, if smaller), and the
-// largest-batch run is made no larger than fits kMaxWarmupBytes.
+// largest-batch run has at most kGeneratedMaxBatch rows and fits
+// kMaxWarmupBytes (the model's activations grow with the batch too).
 constexpr int64_t kGeneratedVariableDim = 8;
+constexpr int64_t kGeneratedMaxBatch = 64;
 
 // What an exception says, for messages and the index.
 std::string DescribeException(std::exception_ptr error) {
@@ -345,7 +347,7 @@ absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
   }
   std::vector<int64_t> batches{1};
   if (batched && c.max_batch_size() > 1) {
-    int64_t largest = c.max_batch_size();
+    int64_t largest = std::min<int64_t>(c.max_batch_size(), kGeneratedMaxBatch);
     if (item_bytes > 0) largest = std::min(largest, kMaxWarmupBytes / item_bytes);
     if (max_elements > 0) {
       largest = std::min(largest, max_elements / std::max<int64_t>(1, item_elements));

@@ -59,7 +59,10 @@ class DeferredDestroyer {
       pending_.pop_front();
       busy_ = true;
       lock.unlock();
-      destroy();
+      try {
+        destroy();
+      } catch (...) {  // a version's teardown must not take the process down
+      }
       lock.lock();
       busy_ = false;
       idle_cv_.notify_all();

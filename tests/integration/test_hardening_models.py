@@ -349,6 +349,21 @@ def test_good_overrides_still_load(managed):
     assert status == 200 and meta["max_batch_size"] == 4, meta
 
 
+def test_the_largest_allowed_sizes_load_without_memory_growth(managed):
+    before = rss_mb(managed)
+    config = mlp_config("m2", max_batch_size=65536,
+                        instance_group=[{"count": 8, "kind": "KIND_CPU"}],
+                        dynamic_batching={"priority_levels": 1024, "default_priority_level": 1,
+                                          "preferred_batch_size": list(range(1, 65)),
+                                          "default_queue_policy": {"max_queue_size": 1048576}},
+                        version_policy={"latest": {"num_versions": 1024}})
+    override(managed, "m2", config, expect=200)
+    assert rss_mb(managed) < before + 500, (before, rss_mb(managed))
+    status, out = managed.json("POST", "/v2/models/m2/infer", mlp_body(3))
+    assert status == 200 and out["outputs"][0]["shape"] == [3, 10], out
+    assert_serving(managed)
+
+
 # --------------------------------------------------------------------------------------------
 # Requests: sequence limits, padded batches and huge timeouts.
 
