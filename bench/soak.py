@@ -12,9 +12,12 @@ Pass criteria (all must hold):
   - zero failed requests (Locust's "Failure Count", Aggregated row; a response fails unless it
     is HTTP 200 with a 10-value "prediction") and at least one request;
   - the server is alive at the end and exits 0 on SIGTERM;
-  - Locust reports all --users spawned (its "All users spawned" log line);
-  - for each series, over the samples taken from --warmup seconds after all users were spawned
-    to the end of the load (the ramp-up takes users/spawn-rate seconds, longer on a busy host):
+  - all --users are connected: Locust reports them spawned ("All users spawned") and the server
+    holds at least --users descriptors (each user keeps one keep-alive connection; on a busy
+    host users connect well after they are spawned);
+  - for each series, over the samples taken from --warmup seconds after all users were
+    connected to the end of the load at --seconds (samples after --seconds, while Locust stops
+    its users, do not count):
         min >= (1 - tolerance) * median  and  max <= (1 + tolerance) * median
     with tolerance 0.05 (±5 %).
 Informational: each series' drift (median of the last quarter of the post-warm-up samples over
@@ -66,7 +69,7 @@ def main():
     p.add_argument("--default-model", default="mlp")
     p.add_argument("--seconds", type=int, default=1800, help="load duration (Locust -t)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="seconds after all users are spawned before samples count (default: a "
+                   help="seconds after all users are connected before samples count (default: a "
                         "sixth of --seconds, at least 20, at most 300)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     p.add_argument("--users", type=int, default=1000)
@@ -152,9 +155,10 @@ def main():
         start = time.time()
         samples = []  # (t, rss_mb, threads, fds)
         print(f"soak: {args.users} users (spawn rate {args.spawn_rate}/s) for {args.seconds} s, "
-              f"sampling every {args.interval} s, warm-up until {warmup} s after all users are spawned",
+              f"sampling every {args.interval} s, warm-up until {warmup} s after all users are connected",
               flush=True)
         spawned_at = None
+        connected_at = None
         print(f"{'t_s':>6} {'rss_mb':>8} {'threads':>7} {'fds':>5}", flush=True)
         next_sample = start
         while locusts[0].poll() is None:
@@ -171,6 +175,9 @@ def main():
                 rss, threads, fds = read_proc(server.pid)
                 samples.append((now - start, rss, threads, fds))
                 print(f"{now - start:6.0f} {rss:8.1f} {threads:7d} {fds:5d}", flush=True)
+                if spawned_at is not None and connected_at is None and fds >= args.users:
+                    connected_at = now - start
+                    print(f"soak: all {args.users} users connected after {connected_at:.0f} s", flush=True)
                 next_sample += args.interval
             if now - start > args.seconds + 120:
                 print("soak: Locust did not stop in time", file=sys.stderr)
@@ -209,15 +216,16 @@ def main():
             if os.path.exists(fail_csv):
                 print(open(fail_csv).read()[:3000])
 
-        if spawned_at is None:
-            print(f"soak: FAIL: Locust never had all {args.users} users spawned")
+        if spawned_at is None or connected_at is None:
+            print(f"soak: FAIL: never all {args.users} users spawned and connected")
             return 1
-        after = [s for s in samples if s[0] >= spawned_at + warmup]
+        # Up to --seconds: Locust then stops its users and their connections close.
+        after = [s for s in samples if connected_at + warmup <= s[0] <= args.seconds]
         if len(after) < 3:
             print(f"soak: FAIL: only {len(after)} samples after the warm-up")
             return 1
-        print(f"soak: {len(after)} samples from t={spawned_at + warmup:.0f} s (all users spawned at "
-              f"{spawned_at:.0f} s + {warmup} s warm-up) "
+        print(f"soak: {len(after)} samples from t={connected_at + warmup:.0f} s (all users connected at "
+              f"{connected_at:.0f} s + {warmup} s warm-up) to t={args.seconds} s "
               f"(criterion: min >= {1 - args.tolerance:.2f} x median, max <= {1 + args.tolerance:.2f} x median)")
         for index, name in ((1, "rss_mb"), (2, "threads"), (3, "fds")):
             values = [s[index] for s in after]

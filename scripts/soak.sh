@@ -2,7 +2,7 @@
 # Soak test (bench/soak.py): the real server on the example models under the seed's Locust load
 # (1000 users) for SOAK_SECONDS, sampling its RSS, threads and open descriptors every
 # SOAK_INTERVAL seconds. Fails on any failed request, or if, from SOAK_WARMUP seconds after all
-# users are spawned to the end, any series leaves ±5 % of its median. Prints the series.
+# users are connected to the end, any series leaves ±5 % of its median. Prints the series.
 #
 #   bash scripts/soak.sh                      # 30 minutes
 #   SOAK_SECONDS=120 bash scripts/soak.sh     # what CI runs (~2.5 minutes with startup)
