@@ -1,39 +1,69 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, and runs every test: unit tests (ctest), the
-# scheduler's tests under ThreadSanitizer, and the integration tests that
-# drive the real server binary over HTTP.
+# Sets everything up, builds, and runs every test: unit tests (ctest), ThreadSanitizer runs,
+# monitoring checks, the integration tests that drive the real server binary over HTTP, the
+# short performance-regression suite, offline deploy checks, and — on Debian 12 — the unit and
+# integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
+#
+# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, monitoring, integration,
+# regress, deploy, debian13. Default: all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,monitoring,integration,regress,deploy,debian13},"
+part() { [[ "$PARTS" == *",$1,"* ]]; }
+. /etc/os-release
+echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
 bash scripts/setup.sh
 bash scripts/build.sh
 bash scripts/examples.sh
 BUILD=${PTSERVE_BUILD_DIR:-build}
 
-echo "== unit tests"
-ctest --test-dir "$BUILD" --output-on-failure -j2
+if part unit; then
+  echo "== unit tests"
+  ctest --test-dir "$BUILD" --output-on-failure -j2
+fi
 
-echo "== ThreadSanitizer: scheduler, metrics, repository (model version lifetime, routing)"
-cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
-  -DPTSERVE_DIRS="core;config;metrics;scheduler;repository" -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
-cmake --build build-tsan --target scheduler_test metrics_test repository_test
-TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
-TSAN_OPTIONS="halt_on_error=1" build-tsan/src/repository/repository_test --gtest_brief=1
-TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
-  --gtest_filter=-*Death*:*HotPathCost*
+if part tsan; then
+  echo "== ThreadSanitizer: scheduler, metrics, repository (model version lifetime, routing)"
+  cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
+    -DPTSERVE_DIRS="core;config;metrics;scheduler;repository" -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
+  cmake --build build-tsan --target scheduler_test metrics_test repository_test
+  TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
+  TSAN_OPTIONS="halt_on_error=1" build-tsan/src/repository/repository_test --gtest_brief=1
+  TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
+    --gtest_filter=-*Death*:*HotPathCost*
+fi
 
-echo "== monitoring: promtool checks of rules, config and dashboard queries"
-bash scripts/check_monitoring.sh
+if part monitoring; then
+  echo "== monitoring: promtool checks of rules, config and dashboard queries"
+  bash scripts/check_monitoring.sh
+fi
 
-echo "== integration tests"
-PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
-echo "== performance regression (short suite against bench/regress/baseline.json)"
-/usr/bin/python3 bench/regress/regress.py --short --build "$BUILD"
+if part integration; then
+  echo "== integration tests"
+  PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
+fi
 
-echo "== deploy: manifests, Dockerfiles, compose (offline checks)"
-if command -v kubectl >/dev/null && command -v npm >/dev/null; then
-  bash scripts/k8s_validate.sh
-else
-  echo "skipped: needs kubectl (>= 1.27) and npm"
+if part regress; then
+  echo "== performance regression (short suite against bench/regress/baseline.json)"
+  /usr/bin/python3 bench/regress/regress.py --short --build "$BUILD"
+fi
+
+if part deploy; then
+  echo "== deploy: manifests, Dockerfiles, compose (offline checks)"
+  if command -v kubectl >/dev/null && command -v npm >/dev/null; then
+    bash scripts/k8s_validate.sh
+  else
+    echo "skipped: needs kubectl (>= 1.27) and npm"
+  fi
+fi
+
+if part debian13; then
+  if [ "${VERSION_CODENAME:-}" = "bookworm" ]; then
+    echo "== libtorch 2.6: unit and integration tests in a Debian 13 root"
+    bash scripts/test-debian13.sh
+  else
+    echo "== libtorch 2.6: this is $PRETTY_NAME, whose own libtorch the tests above used"
+  fi
 fi
 echo "== all tests passed"

@@ -183,7 +183,7 @@ absl::Status AotiModel::ResolveInputs(const BackendLoadRequest& request, const A
     }
     notes_.push_back(absl::StrCat("no input in config: inputs from the package (",
                                   absl::StrJoin(inputs_, ", ", [](std::string* out, const TensorSpec& s) {
-                                    absl::StrAppend(out, s.name, " ", DataTypeName(s.dtype), " ",
+                                    absl::StrAppend(out, s.name, " ", std::string(DataTypeName(s.dtype)), " ",
                                                     ShapeText(s.dims));
                                   }),
                                   ")"));
@@ -223,8 +223,8 @@ absl::Status AotiModel::ResolveInputs(const BackendLoadRequest& request, const A
     const TensorSpec& m = meta[p];
     auto disagree = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "model '", name_, "': config input '", spec.name, "' (", DataTypeName(spec.dtype), " ",
-          ShapeText(full), ") does not match the package's '", m.name, "' (", DataTypeName(m.dtype),
+          "model '", name_, "': config input '", spec.name, "' (", std::string(DataTypeName(spec.dtype)), " ",
+          ShapeText(full), ") does not match the package's '", m.name, "' (", std::string(DataTypeName(m.dtype)),
           " ", ShapeText(m.dims), "): ", why));
     };
     if (m.dtype != spec.dtype) return disagree("different datatypes");
@@ -368,8 +368,8 @@ absl::Status AotiModel::CheckInput(size_t i, const Tensor& t) const {
   const TensorSpec& spec = inputs_[input_of_package_input_[i]];
   if (t.dtype() != package_types_[i]) {
     return absl::InvalidArgumentError(absl::StrCat("input '", spec.name, "' must be ",
-                                                   DataTypeName(package_types_[i]), ", not ",
-                                                   DataTypeName(t.dtype())));
+                                                   std::string(DataTypeName(package_types_[i])), ", not ",
+                                                   std::string(DataTypeName(t.dtype()))));
   }
   bool ok = t.shape().size() == want.size();
   for (size_t d = 0; ok && d < want.size(); ++d) {

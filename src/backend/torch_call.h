@@ -8,7 +8,9 @@
 // `code` is what a libtorch error means at this call: a model that fails at
 // run time is kInternal (the server's side: 500, counted as a server error),
 // a file that does not load is kInvalidArgument. Running out of memory is
-// kResourceExhausted wherever it happens. Libtorch headers: backend only.
+// kResourceExhausted wherever it happens; an index out of range (e.g. a
+// token id past an embedding) is kInvalidArgument: the request chose it.
+// Libtorch headers: backend only.
 #ifndef PTSERVE_BACKEND_TORCH_CALL_H_
 #define PTSERVE_BACKEND_TORCH_CALL_H_
 
@@ -23,11 +25,29 @@
 
 namespace ptserve {
 
-// The first non-empty line of a libtorch message, bounded (they can run to pages).
+// The line of a libtorch message that says what went wrong, bounded (they
+// can run to pages): the first non-empty one, or for an error raised inside
+// the TorchScript interpreter (a header, then tracebacks) the last one
+// ("RuntimeError: index out of range in self").
 inline std::string ShortTorchError(const std::string& what, size_t limit = 1000) {
   const size_t start = std::min(what.find_first_not_of(" \n\r\t"), what.size());
   std::string s = what.substr(start, what.find('\n', start) - start);
+  if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+    const size_t end = what.find_last_not_of(" \n\r\t");
+    if (end != std::string::npos) {
+      const size_t line = what.rfind('\n', end);
+      s = what.substr(line == std::string::npos ? 0 : line + 1, end + 1 - (line == std::string::npos ? 0 : line + 1));
+    }
+  }
   return s.size() > limit ? s.substr(0, limit) + "..." : s;
+}
+
+// Whether a failure inside a model was caused by an index the request chose
+// (e.g. a token id past an embedding's vocabulary): c10::IndexError, which
+// the TorchScript interpreter rethrows as a RuntimeError with this text.
+inline bool IsIndexError(const std::string& message) {
+  return message.find("IndexError") != std::string::npos ||
+         message.find("index out of range") != std::string::npos;
 }
 
 template <typename Fn>
@@ -36,11 +56,15 @@ auto CatchTorch(absl::StatusCode code, absl::string_view what, Fn&& fn)
   try {
     return fn();
   } catch (const c10::Error& e) {
-    return absl::Status(code, absl::StrCat(what, ": ", ShortTorchError(e.what_without_backtrace())));
+    const std::string message = ShortTorchError(e.what_without_backtrace());
+    return absl::Status(IsIndexError(message) ? absl::StatusCode::kInvalidArgument : code,
+                        absl::StrCat(what, ": ", message));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat(what, ": out of memory"));
   } catch (const std::exception& e) {
-    return absl::Status(code, absl::StrCat(what, ": ", ShortTorchError(e.what())));
+    const std::string message = ShortTorchError(e.what());
+    return absl::Status(IsIndexError(message) ? absl::StatusCode::kInvalidArgument : code,
+                        absl::StrCat(what, ": ", message));
   }
 }
 

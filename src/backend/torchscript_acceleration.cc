@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "backend/dynamic_quantization.h"
 #include "backend/torch_call.h"
+#include "backend/torch_compat.h"
 
 namespace ptserve {
 namespace {
@@ -54,16 +55,14 @@ std::string SupportedEngines() {
 class CpuAutocastGuard {
  public:
   explicit CpuAutocastGuard(at::ScalarType dtype)
-      : was_enabled_(at::autocast::is_cpu_enabled()),
-        old_dtype_(at::autocast::get_autocast_cpu_dtype()) {
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(dtype);
+      : was_enabled_(torch_compat::CpuAutocastEnabled()),
+        old_dtype_(torch_compat::CpuAutocastDtype()) {
+    torch_compat::SetCpuAutocast(true, dtype);
     at::autocast::increment_nesting();
   }
   ~CpuAutocastGuard() {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(was_enabled_);
-    at::autocast::set_autocast_cpu_dtype(old_dtype_);
+    torch_compat::SetCpuAutocast(was_enabled_, old_dtype_);
   }
   CpuAutocastGuard(const CpuAutocastGuard&) = delete;
   CpuAutocastGuard& operator=(const CpuAutocastGuard&) = delete;
