@@ -9,6 +9,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Under ThreadSanitizer, parsing a config with map fields (parameters)
+// crashes inside Debian's prebuilt libprotobuf, whose layout disagrees with
+// the instrumented headers; these tests run in normal builds.
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_IF_TSAN_WITH_PROTO_MAPS() GTEST_SKIP() << "protobuf map fields under TSan"
+#else
+#define SKIP_IF_TSAN_WITH_PROTO_MAPS() (void)0
+#endif
+
 absl::StatusOr<ModelParameters> Parse(const std::string& params) {
   const std::string text = R"pb(
     max_batch_size: 8
@@ -27,6 +36,7 @@ std::string Param(const std::string& key, const std::string& value) {
 }
 
 TEST(ModelParametersTest, MaxSequenceLength) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
   auto p = Parse(Param("MAX_SEQUENCE_LENGTH", "512"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->max_sequence_length, 512);
@@ -40,6 +50,7 @@ TEST(ModelParametersTest, MaxSequenceLength) {
 }
 
 TEST(ModelParametersTest, MaxInputDims) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
   auto p = Parse(Param("MAX_INPUT_DIMS", "ids:128, image:3x1024x0"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->max_input_dims.at("ids"), (std::vector<int64_t>{128}));
@@ -57,6 +68,7 @@ TEST(ModelParametersTest, MaxInputDims) {
 }
 
 TEST(ModelParametersTest, PadValuesFitTheInputType) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
   EXPECT_TRUE(Parse(Param("PAD_INPUTS", "ids:0,image:255")).ok());
   EXPECT_TRUE(Parse(Param("PAD_INPUTS", "ids:-9223372036854775808")).ok());
   for (const char* bad : {"image:256", "image:-1", "image:1.5", "ids:1e300", "ids:nan",

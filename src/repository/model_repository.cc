@@ -375,7 +375,11 @@ absl::Status RunWarmup(const std::vector<WarmupRun>& runs, ModelVersion& version
       std::promise<absl::Status> done;
       auto future = done.get_future();
       auto ticket = version.Infer(run.request, [&done](absl::StatusOr<InferenceResponse> r) {
-        done.set_value(r.status());
+        // A copy of its own, not a reference shared with the worker thread:
+        // Debian's Abseil is not built with ThreadSanitizer, which then cannot
+        // see that a shared Status is refcounted.
+        done.set_value(r.ok() ? absl::OkStatus()
+                              : absl::Status(r.status().code(), std::string(r.status().message())));
       });
       if (!ticket.ok()) return ticket.status();
       absl::Status status = future.get();

@@ -70,6 +70,15 @@ class FakeBackend : public Backend {
   std::vector<std::string> loaded_files;
 };
 
+// Under ThreadSanitizer, parsing a config with map fields (parameters,
+// warm-up inputs) crashes inside Debian's prebuilt libprotobuf, whose layout
+// disagrees with the instrumented headers; those tests run in normal builds.
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_IF_TSAN_WITH_PROTO_MAPS() GTEST_SKIP() << "protobuf map fields under TSan"
+#else
+#define SKIP_IF_TSAN_WITH_PROTO_MAPS() (void)0
+#endif
+
 constexpr char kGoodConfig[] = R"pb(
   max_batch_size: 4
   input { name: "x" data_type: TYPE_FP32 dims: [4] }
@@ -140,7 +149,8 @@ class RepositoryTest : public ::testing::Test {
     request.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, shape).value()});
     std::promise<absl::Status> done;
     auto ticket = (*version)->Infer(std::move(request), [&done](auto r) {
-      done.set_value(r.status());
+      // A deep copy (Abseil is not built with ThreadSanitizer; see below).
+      done.set_value(absl::Status(r.status().code(), std::string(r.status().message())));
     });
     if (!ticket.ok()) return ticket.status();
     return done.get_future().get();
@@ -212,6 +222,7 @@ TEST_F(RepositoryTest, OverridesCannotReachOutsideTheModelDirectory) {
 }
 
 TEST_F(RepositoryTest, WarmupFilesAreConfinedAndSizeChecked) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
   const std::string head = R"pb(max_batch_size: 4
     input { name: "x" data_type: TYPE_FP32 dims: [4] }
     output { name: "y" data_type: TYPE_FP32 dims: [4] }
@@ -272,6 +283,7 @@ TEST_F(RepositoryTest, NonStrictReadinessIgnoresBrokenModels) {
 }
 
 TEST_F(RepositoryTest, SequenceLengthLimit) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
   AddModel("text", R"pb(max_batch_size: 4
     input { name: "x" data_type: TYPE_FP32 dims: [-1] }
     output { name: "y" data_type: TYPE_FP32 dims: [-1] }

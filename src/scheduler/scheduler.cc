@@ -18,7 +18,19 @@ std::string Describe(std::exception_ptr error) {
   } catch (const std::bad_alloc&) {
     return "out of memory (std::bad_alloc)";
   } catch (const std::exception& e) {
-    return e.what();
+    // Multi-line messages (e.g. a TorchScript traceback) are cut to their
+    // first line and their last, which names the root cause.
+    const std::string_view what = e.what();
+    const size_t first_end = what.find('\n');
+    if (first_end == std::string_view::npos) return std::string(what);
+    std::string_view rest = what.substr(first_end);
+    while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.remove_suffix(1);
+    const size_t last_start = rest.rfind('\n');
+    std::string_view last = last_start == std::string_view::npos ? rest : rest.substr(last_start + 1);
+    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+    std::string out(what.substr(0, first_end));
+    if (!last.empty()) out.append(" ").append(last);
+    return out;
   } catch (...) {
     return "an unknown exception";
   }

@@ -18,7 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-enum class Throw { kNothing, kRuntimeError, kBadAlloc, kSystemError, kInt };
+enum class Throw { kNothing, kRuntimeError, kBadAlloc, kSystemError, kInt, kTraceback };
 
 // Echoes its first input; throws what it is told to while `fail` is set.
 class ThrowingInstance : public ModelInstance {
@@ -36,6 +36,10 @@ class ThrowingInstance : public ModelInstance {
       case Throw::kSystemError:
         throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
       case Throw::kInt: throw 42;
+      case Throw::kTraceback:
+        throw std::runtime_error(
+            "The following operation failed in the TorchScript interpreter.\nTraceback:\n  "
+            "File \"code\", line 3\nRuntimeError: index out of range in self\n");
       case Throw::kNothing: break;
     }
     return std::vector<Tensor>{inputs[0]};
@@ -65,10 +69,12 @@ std::future<Outcome> Submit(Scheduler& s, std::vector<Tensor> inputs,
   r.timeout_us = timeout_us;
   r.done = [promise](absl::StatusOr<std::vector<Tensor>> out, const InferenceTiming& t) {
     Outcome o;
-    o.status = out.status();
+    // A deep copy: Debian's Abseil is not built with ThreadSanitizer, which
+    // then cannot see that a Status shared between threads is refcounted.
+    o.status = absl::Status(out.status().code(), std::string(out.status().message()));
     if (out.ok()) o.shape = (*out)[0].shape();
     o.batch_size = t.batch_size;
-    promise->set_value(o);
+    promise->set_value(std::move(o));
   };
   absl::StatusOr<uint64_t> ticket = s.Enqueue(std::move(r));
   if (enqueued) *enqueued = ticket.status();
@@ -117,8 +123,12 @@ TEST(SchedulerHardeningTest, ExceptionsFromTheModelAreInternalErrorsAndTheWorker
   EXPECT_NE(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.message().find(
                 "out of memory"),
             std::string::npos);
+  fail = Throw::kTraceback;
+  EXPECT_EQ(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}).get().status.message(),
+            "model 'm' failed: The following operation failed in the TorchScript interpreter. "
+            "RuntimeError: index out of range in self");
   s->Drain();
-  EXPECT_EQ(s->Stats().requests_failed, 6u);
+  EXPECT_EQ(s->Stats().requests_failed, 7u);
   EXPECT_EQ(s->Stats().requests_ok, 4u);
 }
 
