@@ -11,6 +11,8 @@
 #include "core/heap.h"
 #include "core/openmp_env.h"
 #include "backend/blas_threads.h"
+#include "backend/aoti_backend.h"
+#include "backend/platform_backends.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
 #include "repository/model_repository.h"
@@ -55,6 +57,7 @@ struct ServerFlags {
   std::string management_token;
   int repository_poll_secs = 15;
   int drain_secs = 0;
+  std::string aoti_extract_dir;
   bool strict_readiness = true;
   HttpEdgeFlags http_edge;  // limits of the HTTP edge (server/http_edge.h)
 };
@@ -161,6 +164,10 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "false: ready once the server is up, even if some models are not")
       ->envname("PTSERVE_STRICT_READINESS")->capture_default_str();
   AddHttpEdgeFlags(app, f.http_edge);
+  app.add_option("--aoti-extract-dir", f.aoti_extract_dir,
+                 "Folder where AOTInductor packages (.pt2) are unpacked for loading (default: "
+                 "$TMPDIR or /tmp; point it at a writable volume where /tmp is read-only)")
+      ->envname("PTSERVE_AOTI_EXTRACT_DIR");
 }
 
 int Run(int argc, char** argv) {
@@ -181,14 +188,19 @@ int Run(int argc, char** argv) {
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
   const std::string blas = ConfigureBlasThreads(cpus);
-  spdlog::info("ptserve 0.1.0; {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(), cpus, blas,
-               HeapAllocatorName());
+  spdlog::info("ptserve 0.1.0; {}, {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(),
+               AotiAvailable() ? "AOTInductor packages" : "no AOTInductor (libtorch < 2.6)", cpus,
+               blas, HeapAllocatorName());
 
   metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
-  TorchScriptBackend backend;
+  TorchScriptBackend torchscript;
+  std::unique_ptr<Backend> aoti = MakeAotiBackend({.extract_dir = flags.aoti_extract_dir});
+  PlatformBackends backends;
+  backends.Register({"pytorch_libtorch", "torchscript"}, &torchscript);
+  backends.Register({"torch_aoti"}, aoti.get());
   ModelRepository::Options repo_options;
   repo_options.root = flags.model_repository;
-  repo_options.backend = &backend;
+  repo_options.backend = &backends;
   repo_options.available_cpus = cpus;
   repo_options.default_max_queue_size = flags.max_queue_size;
   repo_options.metrics = &metrics;
