@@ -83,10 +83,12 @@ absl::Status Validator::Run() {
 
 absl::Status Validator::CheckPlatform() const {
   const std::string& platform = config_.platform();
-  if (!platform.empty() && platform != "pytorch_libtorch" && platform != "torchscript") {
+  if (!platform.empty() && platform != "pytorch_libtorch" && platform != "torchscript" &&
+      platform != "torch_aoti") {
     return Error("platform", absl::StrCat("'", platform,
                                           "' is not supported; ptserve serves TorchScript "
-                                          "('pytorch_libtorch' or 'torchscript')"));
+                                          "('pytorch_libtorch' or 'torchscript') and "
+                                          "AOTInductor packages ('torch_aoti')"));
   }
   const std::string& backend = config_.backend();
   if (!backend.empty() && backend != "pytorch") {

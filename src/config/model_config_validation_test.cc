@@ -62,6 +62,7 @@ TEST(ValidateModelConfigTest, EmptyConfigIsValid) {
 
 TEST(ValidateModelConfigTest, Platform) {
   EXPECT_TRUE(Validate("platform: \"torchscript\"").ok());
+  EXPECT_TRUE(Validate("platform: \"torch_aoti\"").ok());
   EXPECT_THAT(Validate("platform: \"onnxruntime_onnx\""),
               IsInvalidArgument("models/mlp/config.pbtxt: platform: 'onnxruntime_onnx'"));
   EXPECT_THAT(Validate("backend: \"python\""), IsInvalidArgument("backend: 'python'"));

@@ -16,6 +16,7 @@
 #include "core/status_macros.h"
 #include "repository/model_files.h"
 #include "repository/model_parameters.h"
+#include "repository/model_platform.h"
 #include "spdlog/spdlog.h"
 
 namespace ptserve {
@@ -391,13 +392,17 @@ absl::Status RunWarmup(const std::vector<WarmupRun>& runs, ModelVersion& version
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, int64_t version,
+absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planned, int64_t version,
                                                           const ModelRepository::Options& options) {
+  LoadPlan plan = planned;  // the backend may narrow it (batch_limit)
   const config::ModelConfig& c = plan.config;
   BackendLoadRequest request;
   request.model_name = c.name();
   request.version_dir = (fs::path(plan.dir) / std::to_string(version)).string();
-  request.model_file = c.default_model_filename().empty() ? "model.pt" : c.default_model_filename();
+  // No platform in the config: from the files (model.pt2 alone = AOTInductor).
+  request.platform = ModelPlatform(c, request.version_dir);
+  request.model_file = c.default_model_filename().empty() ? DefaultModelFile(request.platform)
+                                                          : c.default_model_filename();
   // Confined to the version directory, symlinks resolved (the config may come
   // from the management API: any other file would load as code).
   RETURN_IF_ERROR(ResolveFileInside(request.version_dir, request.model_file,
@@ -427,6 +432,11 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& plan, 
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> model, options.backend->Load(request));
   for (const std::string& note : model->notes()) {
     spdlog::warn("model '{}' version {}: {}", c.name(), version, note);
+  }
+  if (const int64_t limit = model->batch_limit(); limit > 0 && c.max_batch_size() > limit) {
+    // E.g. an AOTInductor package exported with a static batch of 1.
+    plan.config.set_max_batch_size(static_cast<int32_t>(limit));
+    if (limit == 1) plan.config.clear_dynamic_batching();
   }
 
   // Instances: instance_group counts (0 = 1); one CPU instance by default.
