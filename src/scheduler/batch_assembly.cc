@@ -44,7 +44,8 @@ void CopyPadded(const uint8_t* src, const Shape& src_shape, uint8_t* dst, const 
                 size_t elem, size_t dim = 0) {
   if (dim + 1 == src_shape.size() || src_shape.empty()) {
     const int64_t n = src_shape.empty() ? 1 : src_shape[dim];
-    std::memcpy(dst, src, n * elem);
+    // A zero-element batch has no buffers (null): memcpy with null is undefined even for 0 bytes.
+    if (n > 0) std::memcpy(dst, src, n * elem);
     return;
   }
   size_t src_stride = elem, dst_stride = elem;
@@ -226,7 +227,7 @@ absl::StatusOr<std::vector<Tensor>> GatherInputs(const std::vector<const ItemInp
     } else {
       for (const ItemInputs* item : items) {
         const Tensor& t = (*item)[i];
-        std::memcpy(dst, t.data(), t.byte_size());
+        if (t.byte_size() > 0) std::memcpy(dst, t.data(), t.byte_size());
         dst += t.byte_size();
       }
     }

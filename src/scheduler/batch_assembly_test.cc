@@ -65,6 +65,19 @@ TEST(BatchAssemblyTest, NonZeroPadValue) {
   EXPECT_EQ(Values<float>(batch[0]), (std::vector<float>{1, -1.5, 2, 3}));
 }
 
+// Found by UBSan (scripts/sanitize.sh): padding zero-element tensors copied with
+// memcpy(nullptr, nullptr, 0), which is undefined behaviour.
+TEST(BatchAssemblyTest, PaddingZeroElementTensors) {
+  ItemInputs a{Tensor::FromBytes(DataType::kFp32, {1, 0}, "")};
+  ItemInputs b{Tensor::FromBytes(DataType::kFp32, {1, 0}, "")};
+  auto batch = GatherInputs({&a, &b}, {{true, 0.0}});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ((*batch)[0].shape(), (Shape{2, 0}));
+  auto unpadded = GatherInputs({&a, &b}, {});
+  ASSERT_TRUE(unpadded.ok()) << unpadded.status();
+  EXPECT_EQ((*unpadded)[0].shape(), (Shape{2, 0}));
+}
+
 TEST(BatchAssemblyTest, RejectsOutputsThatLoseTheBatchDimension) {
   ItemInputs a{Make<float>(DataType::kFp32, {1, 1}, {1})};
   ItemInputs b{Make<float>(DataType::kFp32, {1, 1}, {2})};
