@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
@@ -338,6 +339,8 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptInstance::Execute(const std::vect
 }
 
 }  // namespace
+
+TorchScriptBackend::TorchScriptBackend() { torch::jit::setTensorExprFuserEnabled(false); }
 
 absl::StatusOr<std::shared_ptr<LoadedModel>> TorchScriptBackend::Load(
     const BackendLoadRequest& request) {

@@ -18,6 +18,12 @@ namespace ptserve {
 
 class TorchScriptBackend final : public Backend {
  public:
+  // Turns off libtorch's TensorExpr (NNC) fuser, process-wide: Debian's
+  // libtorch 2.6 compiles fusion groups of frozen graphs with LLVM during
+  // warm-up, which took minutes per model here (a frozen MLP never became
+  // ready); 1.13 does not fuse on the CPU at all. Serving then runs the same
+  // ATen kernels on both versions.
+  TorchScriptBackend();
   // Thread-safe: models may load concurrently.
   absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& request) override;
 
