@@ -618,6 +618,9 @@ def main():
                  f"(this is {torch.__version__}): run in the Debian 13 root")
 
     torch.set_num_threads(2)
+    # As ptserve does (TorchScriptBackend): Debian's torch 2.6 compiles TorchScript fusion groups
+    # with LLVM after a few runs, which takes minutes; 1.13 does not fuse on the CPU.
+    torch._C._jit_set_texpr_fuser_enabled(False)
     torch.manual_seed(0)
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.reference, exist_ok=True)

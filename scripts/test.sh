@@ -4,11 +4,12 @@
 # short performance-regression suite, offline deploy checks, and — on Debian 12 — the unit and
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
-# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, monitoring, integration,
-# regress, deploy, debian13. Default: all of them.
+# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, fuzz, monitoring, integration,
+# soak, regress, deploy, debian13. Default: all of them. ASan+UBSan over the server and the
+# integration tests is scripts/sanitize.sh (not in the default run: see docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,monitoring,integration,regress,deploy,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
@@ -34,6 +35,16 @@ if part tsan; then
     --gtest_filter=-*Death*:*HotPathCost*
 fi
 
+if part tsan; then
+  echo "== ThreadSanitizer: the HTTP transport (http_test)"
+  SANITIZE=tsan bash scripts/sanitize.sh
+fi
+
+if part fuzz; then
+  echo "== libFuzzer: KServe JSON and binary, /predict, config.pbtxt, HTTP requests (30 s each)"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh
+fi
+
 if part monitoring; then
   echo "== monitoring: promtool checks of rules, config and dashboard queries"
   bash scripts/check_monitoring.sh
@@ -42,6 +53,11 @@ fi
 if part integration; then
   echo "== integration tests"
   PTSERVE_BUILD_DIR="$BUILD" /usr/bin/python3 -m pytest -q tests/integration
+fi
+
+if part soak; then
+  echo "== soak: the seed's Locust scenario, 1,000 users for 2 minutes; RSS, threads, fds flat"
+  SOAK_SECONDS=${SOAK_SECONDS:-120} PTSERVE_BUILD_DIR="$BUILD" bash scripts/soak.sh
 fi
 
 if part regress; then
