@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(bash scripts/debian13-root.sh)
 dest="$ROOT/ptserve"
 mkdir -p "$dest"
-# Refresh the sources: everything but the build folders and the generated example models.
+# Refresh the sources: everything but the build folders and examples/ (its generated models
+# and reference data stay; its committed files are overwritten below).
 find "$dest" -mindepth 1 -maxdepth 1 ! -name 'build*' ! -name examples -exec rm -rf {} +
-find "$dest/examples" -mindepth 1 -maxdepth 1 ! -name models ! -name reference -exec rm -rf {} + 2>/dev/null || true
 git ls-files -z -co --exclude-standard | tar -cf - --null -T - | tar -xf - -C "$dest"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 cmd=$(printf '%q ' "$@")

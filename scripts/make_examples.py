@@ -520,13 +520,16 @@ def io_metadata(tensors):
 def save_aoti_package(module, args, dynamic_shapes, path, inputs, outputs):
     """torch.export + AOTInductor package at `path`, with ptserve's I/O metadata."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with torch.no_grad():
+    # Exported with grad mode on (parameters requiring grad): nn.TransformerEncoderLayer's fused
+    # inference fast path (aten._transformer_encoder_layer_fwd) cannot be exported; the plain
+    # path is, and AOTInductor fuses it itself.
+    with torch.enable_grad():
         ep = torch.export.export(module, args, dynamic_shapes=dynamic_shapes)
-        tmp = path + ".tmp.pt2"
-        torch._inductor.aoti_compile_and_package(
-            ep, package_path=tmp,
-            inductor_configs={"aot_inductor.metadata": {"ptserve.inputs": io_metadata(inputs),
-                                                        "ptserve.outputs": io_metadata(outputs)}})
+    tmp = path + ".tmp.pt2"
+    torch._inductor.aoti_compile_and_package(
+        ep, package_path=tmp,
+        inductor_configs={"aot_inductor.metadata": {"ptserve.inputs": io_metadata(inputs),
+                                                    "ptserve.outputs": io_metadata(outputs)}})
     os.replace(tmp, path)
 
 
