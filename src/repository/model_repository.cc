@@ -170,7 +170,7 @@ absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& n
   }
   if (plan.versions.empty()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' has no version directory (",
-                                            plan.dir, "/<n>/model.pt)"));
+                                            plan.dir, "/<n>/model.pt or model.pt2)"));
   }
   return plan;
 }
@@ -401,6 +401,7 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
   request.version_dir = (fs::path(plan.dir) / std::to_string(version)).string();
   // No platform in the config: from the files (model.pt2 alone = AOTInductor).
   request.platform = ModelPlatform(c, request.version_dir);
+  plan.config.set_platform(request.platform);  // metadata and /config show what serves it
   request.model_file = c.default_model_filename().empty() ? DefaultModelFile(request.platform)
                                                           : c.default_model_filename();
   // Confined to the version directory, symlinks resolved (the config may come

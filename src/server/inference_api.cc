@@ -324,7 +324,9 @@ void InferenceApi::ModelMetadata(HttpRequest& request, std::shared_ptr<Responder
     first = false;
     AppendJsonString(&body, ready->version_string());
   }
-  body.append("],\"platform\":\"pytorch_libtorch\",\"inputs\":");
+  body.append("],\"platform\":");
+  AppendJsonString(&body, v.config().platform().empty() ? "pytorch_libtorch" : v.config().platform());
+  body.append(",\"inputs\":");
   AppendSpecs(&body, v.inputs(), v.batched());
   body.append(",\"outputs\":");
   AppendSpecs(&body, v.outputs(), v.batched());
