@@ -1,5 +1,8 @@
 #include "server/http/http_server.h"
 
+// First: Connection must have the same layout here as in connection.cc (see connection.h).
+#include "server/http/connection.h"
+
 #include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -14,7 +17,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "server/http/connection.h"
 
 namespace ptserve::http {
 namespace {
