@@ -3,8 +3,10 @@
 #  (a) libtorch 1.13 vs 2.6 builds: in-process MLP at batch 1 and 64, ResNet-18 at batch 1 and 8;
 #      served MLP (binary v2) and ResNet-18 at concurrency 1 and 64;
 #  (b) on 2.6, TorchScript vs AOTInductor: MLP and the text classifier, p50 at concurrency 1 and
-#      throughput at concurrency 64 with dynamic batching on.
-# Usage: bench/pytorch2.sh [seconds-per-step]   (needs scripts/build.sh + scripts/examples.sh on
+#      throughput at concurrency 64 with dynamic batching on (the text example's TorchScript
+#      config has none: the benchmark's copy adds it, with PAD_INPUTS like text_aoti's).
+# Usage: bench/pytorch2.sh [seconds-per-step]
+# (skip the in-process part with PTSERVE_BENCH_SERVED_ONLY=1)   (needs scripts/build.sh + scripts/examples.sh on
 # the host and in the root: scripts/debian13-run.sh bash -c 'scripts/build.sh && scripts/examples.sh')
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +25,14 @@ inproc() {  # where(host|root) name model shape batches
   if [ "$where" = host ]; then $cmd; else bash scripts/debian13-run.sh bash -c "build/src/backend/ptserve-inprocess-bench --model $model --shape $shape --batch-sizes $batches --intra-op-threads 2 --seconds $SECS"; fi \
     | sed "s/^/{\"build\": \"$where\", \"case\": \"$name\", \"r\": /; s/\$/}/" >> "$OUT/inprocess.jsonl"
 }
-rm -f "$OUT/inprocess.jsonl"
-echo "== (a) in-process (ptserve's TorchScript backend, 2 intra-op threads)"
-for where in host root; do
-  inproc $where mlp examples/models/mlp/1/model.pt 784 1,64
-  inproc $where resnet18 examples/models/resnet18/1/model.pt 3,224,224 1,8
-done
+if [ -z "${PTSERVE_BENCH_SERVED_ONLY:-}" ]; then
+  rm -f "$OUT/inprocess.jsonl"
+  echo "== (a) in-process (ptserve's TorchScript backend, 2 intra-op threads)"
+  for where in host root; do
+    inproc $where mlp examples/models/mlp/1/model.pt 784 1,64
+    inproc $where resnet18 examples/models/resnet18/1/model.pt 3,224,224 1,8
+  done
+fi
 
 echo "== servers: libtorch 1.13 on :8190, libtorch 2.6 (Debian 13 root) on :8191"
 mkrepo() {  # dir models...
@@ -42,10 +46,8 @@ HOSTREPO=$(mktemp -d); mkrepo "$HOSTREPO" mlp resnet18 text
 trap 'pkill -f "http-port 819[01]" || true; rm -rf "$HOSTREPO"' EXIT
 "$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" --http-port 8190 --management-port -1 \
   > "$OUT/server-113.log" 2>&1 &
-bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo && mkdir -p /tmp/bench-repo &&
-  for m in mlp resnet18 text; do mkdir -p /tmp/bench-repo/$m; cp examples/models/$m/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/examples/models/$m/1 /tmp/bench-repo/$m/1; done &&
-  for m in mlp_aoti text_aoti; do mkdir -p /tmp/bench-repo/$m; cp examples/pytorch2/$m/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/examples/pytorch2/$m/1 /tmp/bench-repo/$m/1; done &&
-  exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 8191 --management-port -1' \
+# (one line: scripts/debian13-run.sh passes its command through printf %q)
+bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo; for m in mlp resnet18 text mlp_aoti text_aoti; do d=examples/models/$m; [ -d $d ] || d=examples/pytorch2/$m; mkdir -p /tmp/bench-repo/$m; cp $d/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/$d/1 /tmp/bench-repo/$m/1; done; printf "dynamic_batching { max_queue_delay_microseconds: 500 }\nparameters { key: \"PAD_INPUTS\" value { string_value: \"input_ids:0,attention_mask:0\" } }\n" >> /tmp/bench-repo/text/config.pbtxt; exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 8191 --management-port -1' \
   > "$OUT/server-26.log" 2>&1 &
 for port in 8190 8191; do
   for _ in $(seq 600); do curl -sf localhost:$port/v2/health/ready >/dev/null && break; sleep 0.5; done
