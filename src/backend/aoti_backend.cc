@@ -25,8 +25,6 @@ using Runner = torch::inductor::AOTIModelContainerRunnerCpu;
 constexpr char kInputsKey[] = "ptserve.inputs";
 constexpr char kOutputsKey[] = "ptserve.outputs";
 
-std::string ShapeText(const Shape& s) { return ShapeToString(s); }
-
 class AotiModel;
 
 class AotiInstance final : public ModelInstance {
@@ -75,7 +73,7 @@ class AotiModel final : public LoadedModel, public std::enable_shared_from_this<
 
  private:
   absl::StatusOr<std::unique_ptr<Runner>> MakeRunner() const;
-  absl::Status CheckLibrary(const BackendLoadRequest& request) const;
+  absl::Status CheckLibrary() const;
   absl::Status ResolveInputs(const BackendLoadRequest& request, const AotiSignature& sig,
                              const std::vector<TensorSpec>& meta);
   absl::Status ResolveOutputs(const BackendLoadRequest& request, const AotiSignature& sig,
@@ -112,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Runner>> AotiModel::MakeRunner() const {
   return absl::InvalidArgumentError(why);
 }
 
-absl::Status AotiModel::CheckLibrary(const BackendLoadRequest& request) const {
+absl::Status AotiModel::CheckLibrary() const {
   const std::string device = package_->device();
   if (device != "cpu") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -184,7 +182,7 @@ absl::Status AotiModel::ResolveInputs(const BackendLoadRequest& request, const A
     notes_.push_back(absl::StrCat("no input in config: inputs from the package (",
                                   absl::StrJoin(inputs_, ", ", [](std::string* out, const TensorSpec& s) {
                                     absl::StrAppend(out, s.name, " ", std::string(DataTypeName(s.dtype)), " ",
-                                                    ShapeText(s.dims));
+                                                    ShapeToString(s.dims));
                                   }),
                                   ")"));
     return absl::OkStatus();
@@ -224,8 +222,8 @@ absl::Status AotiModel::ResolveInputs(const BackendLoadRequest& request, const A
     auto disagree = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(
           "model '", name_, "': config input '", spec.name, "' (", std::string(DataTypeName(spec.dtype)), " ",
-          ShapeText(full), ") does not match the package's '", m.name, "' (", std::string(DataTypeName(m.dtype)),
-          " ", ShapeText(m.dims), "): ", why));
+          ShapeToString(full), ") does not match the package's '", m.name, "' (", std::string(DataTypeName(m.dtype)),
+          " ", ShapeToString(m.dims), "): ", why));
     };
     if (m.dtype != spec.dtype) return disagree("different datatypes");
     if (m.dims.size() != full.size()) return disagree("different ranks");
@@ -329,7 +327,7 @@ absl::StatusOr<std::shared_ptr<AotiModel>> AotiModel::Load(const BackendLoadRequ
     if (key == "AOTI_MODEL_NAME") unpack.model_name = value;
   }
   ASSIGN_OR_RETURN(model->package_, AotiPackage::Extract(path, unpack));
-  RETURN_IF_ERROR(model->CheckLibrary(request));
+  RETURN_IF_ERROR(model->CheckLibrary());
   ASSIGN_OR_RETURN(std::unique_ptr<Runner> probe, model->MakeRunner());
   ASSIGN_OR_RETURN(std::vector<std::string> spec,
                    CatchTorch(absl::StatusCode::kInvalidArgument, "cannot read the call spec",
@@ -378,8 +376,8 @@ absl::Status AotiModel::CheckInput(size_t i, const Tensor& t) const {
   if (ok && batched_ && batch_limit_ > 0) ok = !t.shape().empty() && t.shape()[0] <= batch_limit_;
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat("input '", spec.name, "': shape ",
-                                                   ShapeText(t.shape()), " does not match the package's ",
-                                                   ShapeText(want)));
+                                                   ShapeToString(t.shape()), " does not match the package's ",
+                                                   ShapeToString(want)));
   }
   return absl::OkStatus();
 }

@@ -83,11 +83,6 @@ absl::Status ExtractEntry(zip_t* zip, const Entry& entry, const std::string& to,
   return absl::OkStatus();
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 absl::StatusOr<std::map<std::string, std::string>> ParseFlatJsonObject(const std::string& json) {
@@ -196,15 +191,18 @@ absl::StatusOr<std::unique_ptr<AotiPackage>> AotiPackage::Extract(const std::str
     return s;
   }
   if (entries.metadata) {
-    const std::string path = (fs::path(pattern) / "metadata.json").string();
     if (entries.metadata->size > (1 << 20)) {
       return absl::InvalidArgumentError(absl::StrCat(package_path, ": metadata over 1 MB"));
     }
-    if (absl::Status s = ExtractEntry(zip.get(), *entries.metadata, path, package_path, budget);
-        !s.ok()) {
-      return s;
+    // Read in memory: only its parsed form is kept.
+    std::string json(entries.metadata->size, '\0');
+    std::unique_ptr<zip_file_t, ZipFileCloser> in(zip_fopen_index(zip.get(), entries.metadata->index, 0));
+    if (!in || zip_fread(in.get(), json.data(), json.size()) !=
+                   static_cast<zip_int64_t>(json.size())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(package_path, ": corrupt or truncated metadata entry"));
     }
-    auto parsed = ParseFlatJsonObject(ReadSmallFile(path));
+    auto parsed = ParseFlatJsonObject(json);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(package_path, ": metadata is not a JSON object"));
     }

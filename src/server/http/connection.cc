@@ -595,13 +595,6 @@ void Connection::OnParseError(error_code ec) {
 }
 
 void Connection::Dispatch() {
-  // Checked again here, after the parser: Boost 1.83's parser (Debian 13) reached this point
-  // with a request whose Transfer-Encoding does not end in chunked (RFC 9112 §6.3: no knowable
-  // length; its body would be parsed as the next request).
-  if (!parser_->chunked() && request_.headers.count("transfer-encoding") > 0) {
-    Reject(Rejection::kMalformed, "Transfer-Encoding must end with chunked");
-    return;
-  }
   keep_alive_ = parser_->keep_alive();
   reading_body_ = false;
   head_request_ = request_.method == "HEAD";
