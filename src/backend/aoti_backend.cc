@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/blas_threads.h"
 #include "backend/aoti_package.h"
 #include "backend/aoti_signature.h"
 #include "backend/shared_object_info.h"
@@ -35,6 +36,7 @@ class AotiInstance final : public ModelInstance {
   void BindToThread() override {
     at::init_num_threads();
     if (options_.intra_op_threads > 0) at::set_num_threads(options_.intra_op_threads);
+    EnsureBlasThreads(options_.intra_op_threads);
   }
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override;
   std::string Describe() const override {

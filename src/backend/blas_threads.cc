@@ -3,21 +3,59 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <mutex>
 
 namespace ptserve {
+namespace {
 
-std::string ConfigureBlasThreads(int threads) {
-  using SetFn = void (*)(int);
-  using GetFn = int (*)();
-  auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (set == nullptr) return "BLAS: not OpenBLAS, threads left as they are";
-  if (const char* env = std::getenv("OPENBLAS_NUM_THREADS"); env && *env) {
-    return "OpenBLAS threads: " + std::to_string(get ? get() : -1) +
-           " (from OPENBLAS_NUM_THREADS)";
+using SetFn = void (*)(int);
+using GetFn = int (*)();
+
+struct OpenBlas {
+  SetFn set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  GetFn get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  // The user's OPENBLAS_NUM_THREADS wins: ptserve then never resizes the pool.
+  bool user_set = [] {
+    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+    return env != nullptr && *env != '\0';
+  }();
+  std::mutex mu;
+  int threads = 0;  // what ptserve set; 0 = nothing yet
+};
+
+OpenBlas& Blas() {
+  static OpenBlas blas;
+  return blas;
+}
+
+}  // namespace
+
+std::string ConfigureBlasThreads() {
+  OpenBlas& blas = Blas();
+  if (blas.set == nullptr) return "BLAS: not OpenBLAS, threads left as they are";
+  if (blas.user_set) {
+    return "OpenBLAS threads: " + std::to_string(BlasThreads()) + " (from OPENBLAS_NUM_THREADS)";
   }
-  set(threads < 1 ? 1 : threads);
-  return "OpenBLAS threads: " + std::to_string(get ? get() : threads);
+  EnsureBlasThreads(1);
+  return "OpenBLAS threads: " + std::to_string(BlasThreads()) +
+         " (grows to the models' intra-op threads)";
+}
+
+void EnsureBlasThreads(int threads) {
+  OpenBlas& blas = Blas();
+  if (blas.set == nullptr || blas.user_set) return;
+  if (threads < 1) threads = 1;
+  std::lock_guard<std::mutex> lock(blas.mu);
+  if (blas.threads != 0 && threads <= blas.threads) return;
+  // The first call may shrink the default (one per host core) pool, before any model runs.
+  blas.set(threads);
+  blas.threads = threads;
+}
+
+int BlasThreads() {
+  OpenBlas& blas = Blas();
+  if (blas.set == nullptr) return 0;
+  return blas.get != nullptr ? blas.get() : blas.threads;
 }
 
 }  // namespace ptserve

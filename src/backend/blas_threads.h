@@ -1,8 +1,17 @@
-// The BLAS thread pool. Debian's libtorch runs matrix products in the system
-// BLAS (OpenBLAS), whose pthread build starts one thread per host core by
-// default: in a container limited to 2 CPUs on a 64-core node that is 32x
-// oversubscription. ptserve sizes it to the CPUs it plans for, unless
-// OPENBLAS_NUM_THREADS is set. Found at run time (dlsym): no link dependency.
+// The BLAS thread pool. Debian's libtorch runs float matrix products in the
+// system BLAS (OpenBLAS), whose pthread build has one process-wide pool, one
+// thread per host core by default, whatever thread calls it: an instance
+// configured with 1 intra-op thread still split every GEMM over 2 threads
+// here, and the pool's idle threads spin in sched_yield after each call
+// (perf: 58% of a c=1 server's CPU; 1,330 vs 525 CPU ticks for the same run
+// with OPENBLAS_NUM_THREADS=1). In a container limited to 2 CPUs on a
+// 64-core node it would be 32x oversubscription.
+//
+// So the pool follows the models: it starts at 1 thread and grows to the
+// largest intra-op thread count of any instance that binds to a thread
+// (never beyond what the CPU plan gives an instance). It never shrinks while
+// the process runs (OpenBLAS resizes safely only upwards). OPENBLAS_NUM_THREADS,
+// when set, wins. Found at run time (dlsym): no link dependency.
 #ifndef PTSERVE_BACKEND_BLAS_THREADS_H_
 #define PTSERVE_BACKEND_BLAS_THREADS_H_
 
@@ -10,8 +19,16 @@
 
 namespace ptserve {
 
-// Returns what was done, for the startup log.
-std::string ConfigureBlasThreads(int threads);
+// Sets the pool to 1 thread (unless OPENBLAS_NUM_THREADS is set); returns
+// what was done, for the startup log. Call once, before any model loads.
+std::string ConfigureBlasThreads();
+
+// Grows the pool to at least `threads` (an instance's intra-op threads).
+// Thread-safe; cheap when nothing changes.
+void EnsureBlasThreads(int threads);
+
+// The pool's size now (0 when the BLAS is not OpenBLAS).
+int BlasThreads();
 
 }  // namespace ptserve
 

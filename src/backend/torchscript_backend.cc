@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "backend/blas_threads.h"
 #include "backend/torch_call.h"
 #include "backend/torch_tensor.h"
 #include "backend/torchscript_acceleration.h"
@@ -45,6 +46,7 @@ class TorchScriptInstance final : public ModelInstance {
   void BindToThread() override {
     at::init_num_threads();
     if (options_.intra_op_threads > 0) at::set_num_threads(options_.intra_op_threads);
+    EnsureBlasThreads(options_.intra_op_threads);
   }
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override;
   void set_description(std::string d) { model_description_ = std::move(d); }

@@ -11,6 +11,14 @@ namespace ptserve {
 void EnsurePassiveOpenMpWait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  // The binary's real path, not /proc/self/exe: the kernel names the process (ps, top, pgrep)
+  // after the file it executed, and /proc/self/exe would make every ptserve "exe".
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n > 0) {
+    path[n] = '\0';
+    execv(path, argv);
+  }
   execv("/proc/self/exe", argv);
   // execv failed (no /proc?): go on with libgomp's default.
 }

@@ -187,7 +187,7 @@ int Run(int argc, char** argv) {
   }
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
-  const std::string blas = ConfigureBlasThreads(cpus);
+  const std::string blas = ConfigureBlasThreads();
   spdlog::info("ptserve 0.1.0; {}, {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(),
                AotiAvailable() ? "AOTInductor packages" : "no AOTInductor (libtorch < 2.6)", cpus,
                blas, HeapAllocatorName());
