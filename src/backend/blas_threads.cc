@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <string>
+
+#include "core/openmp_env.h"
 
 namespace ptserve {
 namespace {
@@ -14,10 +17,13 @@ using GetFn = int (*)();
 struct OpenBlas {
   SetFn set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   GetFn get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  // The user's OPENBLAS_NUM_THREADS wins: ptserve then never resizes the pool.
+  // The user's OPENBLAS_NUM_THREADS wins: ptserve then never resizes the pool. (The one that
+  // EnsurePassiveOpenMpWait sets, so that OpenBLAS does not start a thread per host core when
+  // it loads, is ptserve's.)
   bool user_set = [] {
     const char* env = std::getenv("OPENBLAS_NUM_THREADS");
-    return env != nullptr && *env != '\0';
+    const char* managed = std::getenv(kOpenBlasManagedEnv);
+    return env != nullptr && *env != '\0' && (managed == nullptr || std::string(managed) != "1");
   }();
   std::mutex mu;
   int threads = 0;  // what ptserve set; 0 = nothing yet

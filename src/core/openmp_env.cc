@@ -9,8 +9,17 @@
 namespace ptserve {
 
 void EnsurePassiveOpenMpWait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  bool changed = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = true;
+  }
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    setenv(kOpenBlasManagedEnv, "1", 1);
+    changed = true;
+  }
+  if (!changed) return;
   // The binary's real path, not /proc/self/exe: the kernel names the process (ps, top, pgrep)
   // after the file it executed, and /proc/self/exe would make every ptserve "exe".
   char path[4096];
@@ -20,7 +29,7 @@ void EnsurePassiveOpenMpWait(char** argv) {
     execv(path, argv);
   }
   execv("/proc/self/exe", argv);
-  // execv failed (no /proc?): go on with libgomp's default.
+  // execv failed (no /proc?): go on with libgomp's and OpenBLAS's defaults.
 }
 
 std::string OpenMpBindingWarning() {

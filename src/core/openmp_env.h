@@ -12,10 +12,18 @@
 
 namespace ptserve {
 
-// If OMP_WAIT_POLICY is unset, sets it to PASSIVE and re-executes this
-// program with the same arguments (returns only if that fails, or when the
-// variable was already set: the user's choice wins). Call first in main().
+// If OMP_WAIT_POLICY is unset, sets it to PASSIVE; if OPENBLAS_NUM_THREADS is
+// unset, sets it to 1 and kOpenBlasManagedEnv to 1 (OpenBLAS starts its whole
+// pool when it loads, one thread per host core, before main; ptserve grows it
+// to what the models need, see backend/blas_threads.h). Re-executes this
+// program with the same arguments when it set anything (returns only if that
+// fails, or when both were already set: the user's choice wins). Call first
+// in main().
 void EnsurePassiveOpenMpWait(char** argv);
+
+// Set (to "1") by EnsurePassiveOpenMpWait when OPENBLAS_NUM_THREADS is its
+// doing, not the user's.
+inline constexpr char kOpenBlasManagedEnv[] = "PTSERVE_OPENBLAS_MANAGED";
 
 // Non-empty when OpenMP thread binding is on (OMP_PROC_BIND other than
 // false, OMP_PLACES or GOMP_CPU_AFFINITY set): libgomp then binds the

@@ -314,3 +314,32 @@ def test_openmp_binding_is_warned_about(monkeypatch):
     with Server(repository=repo) as s:
         assert "OpenMP thread binding is on" not in s.log()
     shutil.rmtree(repo, ignore_errors=True)
+
+
+def _threads_after_requests(monkeypatch, blas_env):
+    """Thread count of a server whose one mlp instance runs 1 intra-op thread, after requests."""
+    if blas_env is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", blas_env)
+    repo = make_repository([], levered("mlp1", "mlp", {"INTRA_OP_THREAD_COUNT": "1"}))
+    link_version(repo, "mlp1", "mlp")
+    try:
+        with Server(repo, args=["--cpus", "2"]) as s:
+            ref = reference("mlp")
+            for _ in range(20):
+                infer(s, "mlp1", case_inputs(ref, ref["cases"][0]))
+            return len(os.listdir(f"/proc/{s.proc.pid}/task")), s.log()
+    finally:
+        shutil.rmtree(repo)
+
+
+def test_blas_pool_follows_the_instances_intra_op_threads(monkeypatch):
+    # OpenBLAS has one pool per process. A 1-thread instance must not split its GEMMs over a
+    # pool sized for the machine (whose idle threads spin): ptserve starts it at 1 thread and
+    # grows it only to the largest instance's intra-op count. A user's OPENBLAS_NUM_THREADS wins.
+    managed, log = _threads_after_requests(monkeypatch, None)
+    assert "OpenBLAS threads: 1 (grows to the models' intra-op threads)" in log, log
+    user, log = _threads_after_requests(monkeypatch, "2")
+    assert "OpenBLAS threads: 2 (from OPENBLAS_NUM_THREADS)" in log, log
+    assert user == managed + 1, (managed, user)
