@@ -529,7 +529,10 @@ def save_aoti_package(module, args, dynamic_shapes, path, inputs, outputs):
     torch._inductor.aoti_compile_and_package(
         ep, package_path=tmp,
         inductor_configs={"aot_inductor.metadata": {"ptserve.inputs": io_metadata(inputs),
-                                                    "ptserve.outputs": io_metadata(outputs)}})
+                                                    "ptserve.outputs": io_metadata(outputs)},
+                          # Kernels follow the serving thread's OpenMP setting (ptserve's
+                          # INTRA_OP_THREAD_COUNT) instead of this machine's thread count.
+                          "cpp.dynamic_threads": True})
     os.replace(tmp, path)
 
 

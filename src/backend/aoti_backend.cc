@@ -355,6 +355,13 @@ absl::StatusOr<std::shared_ptr<AotiModel>> AotiModel::Load(const BackendLoadRequ
     model->notes_.push_back("the package has no ptserve I/O metadata: the config's input dims are "
                             "trusted to match what it was exported for");
   }
+  if (auto fixed = model->package_->fixed_parallel_threads(); fixed && *fixed > 1) {
+    model->notes_.push_back(absl::StrCat(
+        "the package's parallel kernels start ", *fixed, " OpenMP threads each, a number fixed "
+        "when it was compiled (the compiling machine's thread count): every instance uses them "
+        "whatever INTRA_OP_THREAD_COUNT says, and several instances oversubscribe the CPUs; "
+        "compile with inductor_configs={\"cpp.dynamic_threads\": True} to let ptserve choose"));
+  }
   if (model->batch_limit_ == 1) {
     model->notes_.push_back(
         "the package was exported with a static batch dimension of 1: requests run one at a "

@@ -214,12 +214,11 @@ absl::StatusOr<std::unique_ptr<AotiPackage>> AotiPackage::Extract(const std::str
         !s.ok()) {
       return s;
     }
-    // "// Compile cmd\n// g++ ... -I<torch>/include ... -D_GLIBCXX_USE_CXX11_ABI=1 ..." at the end.
     std::ifstream in(package->cpp_path_);
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    in.seekg(std::max<std::streamoff>(0, size - 16384));
-    std::string tail(std::istreambuf_iterator<char>(in), {});
+    const std::string cpp(std::istreambuf_iterator<char>(in), {});
+    package->fixed_parallel_threads_ = FixedOpenMpThreads(cpp);
+    // "// Compile cmd\n// g++ ... -I<torch>/include ... -D_GLIBCXX_USE_CXX11_ABI=1 ..." at the end.
+    const std::string tail = cpp.substr(cpp.size() > 16384 ? cpp.size() - 16384 : 0);
     std::smatch m;
     if (std::regex_search(tail, m, std::regex(R"(_GLIBCXX_USE_CXX11_ABI=([01]))"))) {
       package->cxx11_abi_ = m[1] == "1" ? 1 : 0;
@@ -229,6 +228,24 @@ absl::StatusOr<std::unique_ptr<AotiPackage>> AotiPackage::Extract(const std::str
     }
   }
   return package;
+}
+
+std::optional<int> FixedOpenMpThreads(const std::string& cpp_source) {
+  static constexpr std::string_view kNeedle = "num_threads(";
+  std::optional<int> largest;
+  for (size_t at = cpp_source.find(kNeedle); at != std::string::npos;
+       at = cpp_source.find(kNeedle, at + 1)) {
+    size_t i = at + kNeedle.size();
+    int n = 0;
+    size_t digits = 0;
+    for (; i < cpp_source.size() && digits < 7 && cpp_source[i] >= '0' && cpp_source[i] <= '9';
+         ++i, ++digits) {
+      n = n * 10 + (cpp_source[i] - '0');
+    }
+    if (digits == 0 || i >= cpp_source.size() || cpp_source[i] != ')') continue;
+    if (!largest || n > *largest) largest = n;
+  }
+  return largest;
 }
 
 AotiPackage::~AotiPackage() {

@@ -64,6 +64,12 @@ class AotiPackage {
   // ABI it was compiled for (0 or 1) and the torch include folder.
   std::optional<int> cxx11_abi() const { return cxx11_abi_; }
   const std::string& torch_include_dir() const { return torch_include_dir_; }
+  // The largest fixed OpenMP team size in the generated C++ (`#pragma omp
+  // parallel num_threads(N)`): Inductor writes the compiling machine's thread
+  // count into every parallel kernel unless cpp.dynamic_threads is on, and
+  // such kernels ignore the serving thread's intra-op setting. nullopt when
+  // the kernels follow omp_get_max_threads() or the C++ is not packaged.
+  std::optional<int> fixed_parallel_threads() const { return fixed_parallel_threads_; }
 
  private:
   AotiPackage() = default;
@@ -74,7 +80,11 @@ class AotiPackage {
   std::map<std::string, std::string> metadata_;
   std::optional<int> cxx11_abi_;
   std::string torch_include_dir_;
+  std::optional<int> fixed_parallel_threads_;
 };
+
+// The largest N of `num_threads(N)` with a literal N in C++ source text.
+std::optional<int> FixedOpenMpThreads(const std::string& cpp_source);
 
 // Parses a flat JSON object into key -> value (strings unquoted, other
 // values as their JSON text). InvalidArgument when `json` is not an object.

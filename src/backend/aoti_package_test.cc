@@ -163,6 +163,18 @@ TEST_F(AotiPackageTest, AnUnwritableFolderIsAClearError) {
   EXPECT_THAT(s.message(), HasSubstr("--aoti-extract-dir"));
 }
 
+TEST_F(AotiPackageTest, FindsKernelsWithAFixedThreadCount) {
+  auto pkg = AotiPackage::Extract(Zip(Valid()), Options());
+  ASSERT_TRUE(pkg.ok()) << pkg.status();
+  EXPECT_EQ((*pkg)->fixed_parallel_threads(), std::nullopt);
+  EXPECT_EQ(FixedOpenMpThreads("#pragma omp parallel num_threads(2)\n{}\n"
+                               "#pragma omp parallel num_threads(16)\n"),
+            16);
+  EXPECT_EQ(FixedOpenMpThreads("#pragma omp parallel num_threads(max_threads)\n"), std::nullopt);
+  EXPECT_EQ(FixedOpenMpThreads("num_threads(12"), std::nullopt);
+  EXPECT_EQ(FixedOpenMpThreads(""), std::nullopt);
+}
+
 TEST(ParseFlatJsonObjectTest, KeepsStringsAndOtherValuesAsText) {
   auto m = ParseFlatJsonObject(R"({"a": "x", "b": [1, 2], "c": true})");
   ASSERT_TRUE(m.ok());
