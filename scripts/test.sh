@@ -5,11 +5,12 @@
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
 # PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, fuzz, monitoring, integration,
-# soak, regress, deploy, debian13. Default: all of them. ASan+UBSan over the server and the
-# integration tests is scripts/sanitize.sh (not in the default run: see docs/testing.md).
+# soak, regress, deploy, asan, debian13. Default: all of them. asan is an AddressSanitizer +
+# UndefinedBehaviorSanitizer build of everything, then the unit and integration tests against it
+# (scripts/sanitize.sh, docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
@@ -72,6 +73,11 @@ if part deploy; then
   else
     echo "skipped: needs kubectl (>= 1.27) and npm"
   fi
+fi
+
+if part asan; then
+  echo "== ASan+UBSan: unit and integration tests against an instrumented build"
+  SANITIZE=asan bash scripts/sanitize.sh
 fi
 
 if part debian13; then
