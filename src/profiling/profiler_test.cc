@@ -19,9 +19,11 @@ class FakeClock final : public Clock {
 
 class ProfilerTest : public ::testing::Test {
  protected:
+  // Declared before the profiler: its destructor delivers captures still open into report_
+  // (found by LeakSanitizer: declared after it, report_ was gone by then).
   FakeClock clock_;
-  Profiler profiler_{Profiler::Options{.clock = &clock_, .background_thread = false}};
   std::optional<ProfileReport> report_;
+  Profiler profiler_{Profiler::Options{.clock = &clock_, .background_thread = false}};
   ProfileCallback Keep() {
     return [this](ProfileReport r) { report_ = std::move(r); };
   }
