@@ -5,12 +5,13 @@
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
 # PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, fuzz, monitoring, integration,
-# soak, regress, deploy, asan, debian13. Default: all of them. asan is an AddressSanitizer +
-# UndefinedBehaviorSanitizer build of everything, then the unit and integration tests against it
-# (scripts/sanitize.sh, docs/testing.md).
+# soak, regress, deploy, debian13, asan. Default: all but asan, an AddressSanitizer +
+# UndefinedBehaviorSanitizer build of everything with the unit and integration tests against it
+# (scripts/sanitize.sh, docs/testing.md), which does not fit in CI's 90 minutes beside the rest
+# on a 2-CPU machine yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
