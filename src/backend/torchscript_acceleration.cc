@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "backend/dynamic_quantization.h"
+#include "backend/onednn_probe.h"
 #include "backend/torch_call.h"
 #include "backend/torch_compat.h"
 
@@ -367,13 +368,23 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     }});
   }
   if (optimize) {
-    candidates.push_back({"frozen + optimize_for_inference", exact, [&] {
-      return AcceleratedModule{frozen_ofi(), RunMode::kPlain, options.inference_mode,
-                               "frozen + optimize_for_inference", {}};
-    }});
+    // optimize_for_inference moves convolutions to oneDNN's layout; where oneDNN crashes (a
+    // signal, not an exception: see onednn_probe.h) that candidate would kill the server.
+    const std::string& onednn = OneDnnFailure();
+    if (onednn.empty()) {
+      candidates.push_back({"frozen + optimize_for_inference", exact, [&] {
+        return AcceleratedModule{frozen_ofi(), RunMode::kPlain, options.inference_mode,
+                                 "frozen + optimize_for_inference", {}};
+      }});
+    }
     candidates.push_back({"frozen", exact, [&] {
+      std::vector<std::string> notes;
+      if (!onednn.empty()) {
+        notes.push_back(absl::StrCat("optimize_for_inference skipped: oneDNN does not work on "
+                                     "this CPU (", onednn, ")"));
+      }
       return AcceleratedModule{Freeze(original), RunMode::kPlain, options.inference_mode,
-                               "frozen", {}};
+                               "frozen", std::move(notes)};
     }});
   }
 

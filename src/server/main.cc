@@ -11,6 +11,7 @@
 #include "core/heap.h"
 #include "core/openmp_env.h"
 #include "backend/blas_threads.h"
+#include "backend/onednn_probe.h"
 #include "backend/aoti_backend.h"
 #include "backend/platform_backends.h"
 #include "backend/torchscript_backend.h"
@@ -188,6 +189,10 @@ int Run(int argc, char** argv) {
   const int cpus = flags.cpus > 0 ? flags.cpus : AvailableCpus();
   SetInterOpThreads(flags.inter_op_threads);
   const std::string blas = ConfigureBlasThreads();
+  if (const std::string& onednn = OneDnnFailure(); !onednn.empty()) {  // before any thread
+    spdlog::warn("oneDNN does not work on this CPU ({}): OPTIMIZE leaves models in the plain "
+                 "layout (frozen, without optimize_for_inference's oneDNN conversion)", onednn);
+  }
   spdlog::info("ptserve 0.1.0; {}, {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(),
                AotiAvailable() ? "AOTInductor packages" : "no AOTInductor (libtorch < 2.6)", cpus,
                blas, HeapAllocatorName());
