@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -48,7 +49,18 @@ std::string Probe() {
 }  // namespace
 
 const std::string& OneDnnFailure() {
-  static const std::string failure = Probe();
+  static const std::string failure = [] {
+    std::string why = Probe();
+    if (!why.empty()) {
+      // libtorch 2.x's default quantized engine ("x86") runs some int8 kernels in oneDNN;
+      // FBGEMM runs them all itself.
+      const auto& engines = at::globalContext().supportedQEngines();
+      if (std::find(engines.begin(), engines.end(), at::QEngine::FBGEMM) != engines.end()) {
+        at::globalContext().setQEngine(at::QEngine::FBGEMM);
+      }
+    }
+    return why;
+  }();
   return failure;
 }
 

@@ -4,7 +4,8 @@
 // libdnnl), so a model loaded with OPTIMIZE (optimize_for_inference converts
 // convolutions to the MKLDNN layout) killed the whole server at warm-up. A
 // signal cannot be caught, so the check runs the operation in a forked child
-// once, at start-up, before ptserve starts any thread.
+// once, at start-up, before ptserve starts any thread. Where it fails, the
+// default quantized engine becomes FBGEMM (2.x's "x86" engine uses oneDNN).
 #ifndef PTSERVE_BACKEND_ONEDNN_PROBE_H_
 #define PTSERVE_BACKEND_ONEDNN_PROBE_H_
 

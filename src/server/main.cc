@@ -191,7 +191,8 @@ int Run(int argc, char** argv) {
   const std::string blas = ConfigureBlasThreads();
   if (const std::string& onednn = OneDnnFailure(); !onednn.empty()) {  // before any thread
     spdlog::warn("oneDNN does not work on this CPU ({}): OPTIMIZE leaves models in the plain "
-                 "layout (frozen, without optimize_for_inference's oneDNN conversion)", onednn);
+                 "layout (frozen, without optimize_for_inference's oneDNN conversion) and int8 "
+                 "models use the FBGEMM engine", onednn);
   }
   spdlog::info("ptserve 0.1.0; {}, {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(),
                AotiAvailable() ? "AOTInductor packages" : "no AOTInductor (libtorch < 2.6)", cpus,
