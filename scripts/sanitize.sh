@@ -34,7 +34,7 @@ for stage in $STAGES; do
     echo "== ASan+UBSan: build (build-asan)"
     # vptr: libtorch does not export the typeinfo of some of its classes (c10::DynamicType).
     FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-    # -O1 -g1: less compile time than -O2 -g (CI runs this build), line numbers still in reports.
+    # -O1 -g1 to shorten the build (not compared with -O2 -g); reports keep their line numbers.
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTSERVE_JEMALLOC=OFF \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DCMAKE_CXX_FLAGS="$FLAGS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \

@@ -18,7 +18,7 @@ struct OpenBlas {
   SetFn set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   GetFn get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   // The user's OPENBLAS_NUM_THREADS wins: ptserve then never resizes the pool. (The one that
-  // EnsurePassiveOpenMpWait sets, so that OpenBLAS does not start a thread per host core when
+  // ReexecWithThreadPoolDefaults sets, so that OpenBLAS does not start a thread per host core when
   // it loads, is ptserve's.)
   bool user_set = [] {
     const char* env = std::getenv("OPENBLAS_NUM_THREADS");

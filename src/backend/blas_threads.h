@@ -8,9 +8,9 @@
 // 64-core node it would be 32x oversubscription.
 //
 // So the pool follows the models: it starts at 1 thread and grows to the
-// largest intra-op thread count of any instance that binds to a thread
-// (never beyond what the CPU plan gives an instance). It never shrinks while
-// the process runs (OpenBLAS resizes safely only upwards). OPENBLAS_NUM_THREADS,
+// largest intra-op thread count of any instance that binds to a thread. It
+// never shrinks while the process runs (an unloaded model's size is not
+// given back: another instance may be inside a GEMM). OPENBLAS_NUM_THREADS,
 // when set, wins. Found at run time (dlsym): no link dependency.
 #ifndef PTSERVE_BACKEND_BLAS_THREADS_H_
 #define PTSERVE_BACKEND_BLAS_THREADS_H_

@@ -8,7 +8,7 @@
 
 namespace ptserve {
 
-void EnsurePassiveOpenMpWait(char** argv) {
+void ReexecWithThreadPoolDefaults(char** argv) {
   bool changed = false;
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);

@@ -19,9 +19,9 @@ namespace ptserve {
 // program with the same arguments when it set anything (returns only if that
 // fails, or when both were already set: the user's choice wins). Call first
 // in main().
-void EnsurePassiveOpenMpWait(char** argv);
+void ReexecWithThreadPoolDefaults(char** argv);
 
-// Set (to "1") by EnsurePassiveOpenMpWait when OPENBLAS_NUM_THREADS is its
+// Set (to "1") by ReexecWithThreadPoolDefaults when OPENBLAS_NUM_THREADS is its
 // doing, not the user's.
 inline constexpr char kOpenBlasManagedEnv[] = "PTSERVE_OPENBLAS_MANAGED";
 

@@ -364,6 +364,6 @@ int Run(int argc, char** argv) {
 }  // namespace ptserve
 
 int main(int argc, char** argv) {
-  ptserve::EnsurePassiveOpenMpWait(argv);
+  ptserve::ReexecWithThreadPoolDefaults(argv);
   return ptserve::Run(argc, argv);
 }

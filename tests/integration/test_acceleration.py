@@ -12,7 +12,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from ptserve_harness import EXAMPLES, REFERENCE, ROOT, Server, case_inputs, make_repository, reference
+from ptserve_harness import (EXAMPLES, REFERENCE, ROOT, Server, case_inputs, make_repository,
+                             reference, thread_count)
 
 TOOL = os.path.join(ROOT, "tools", "ptserve-optimize")
 
@@ -335,15 +336,7 @@ def _threads_after_requests(monkeypatch, blas_env):
             ref = reference("mlp")
             for _ in range(20):
                 infer(s, "mlp1", case_inputs(ref, ref["cases"][0]))
-            names = []
-            for tid in os.listdir(f"/proc/{s.proc.pid}/task"):
-                try:
-                    with open(f"/proc/{s.proc.pid}/task/{tid}/comm") as f:
-                        names.append(f.read().strip())
-                except FileNotFoundError:
-                    pass
-            # jemalloc starts background purge threads as memory is freed: not counted.
-            return sum(n != "jemalloc_bg_thd" for n in names), s.log()
+            return thread_count(s.proc.pid), s.log()
     finally:
         shutil.rmtree(repo)
 

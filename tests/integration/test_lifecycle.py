@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ptserve_harness import EXAMPLES, LoadGenerator, Server, make_repository
+from ptserve_harness import EXAMPLES, LoadGenerator, Server, make_repository, thread_count
 
 PREDICT = {"data": [0.1] * 784}
 
@@ -153,18 +153,6 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def thread_count(pid):
-    """Threads, less jemalloc's background purgers (started as memory is freed)."""
-    count = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                count += f.read().strip() != "jemalloc_bg_thd"
-        except FileNotFoundError:
-            pass
-    return count
 
 
 def settled_rss_mb(pid, at_most, timeout=15.0):
