@@ -60,10 +60,10 @@ echo "== Dockerfiles"
 python3 deploy/docker/lint.py deploy/docker/Dockerfile deploy/docker/Dockerfile.cuda | sed 's/^/   /' || fail=1
 
 echo "== shell scripts"
-for f in scripts/image scripts/k8s_validate.sh deploy/docker/entrypoint.sh deploy/docker/healthcheck.sh; do
+for f in scripts/image scripts/k8s_validate.sh; do
   bash -n "$f" && echo "   ok   bash -n $f" || { echo "   FAIL bash -n $f"; fail=1; }
 done
-for f in deploy/docker/collect-libs.sh deploy/docker/prune-needed.sh deploy/podman/mkbase-hook.sh; do
+for f in deploy/docker/collect-libs.sh deploy/docker/prune-needed.sh deploy/docker/make-rootfs.sh deploy/podman/mkbase-hook.sh; do
   sh -n "$f" && echo "   ok   sh -n $f" || { echo "   FAIL sh -n $f"; fail=1; }
 done
 if command -v shellcheck >/dev/null; then

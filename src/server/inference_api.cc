@@ -175,8 +175,18 @@ void InferenceApi::LogRequest(const Target& target, const Call& call, int status
     }
   }
   if (status >= 500) {
-    spdlog::warn("request {} to model '{}' version {} failed ({}): {}", call.request_id, model,
-                 version, status, std::string(error.message()));
+    const std::optional<int64_t> left_out =
+        server_error_log_.Admit(absl::StrCat(model, "/", version, "/", status));
+    if (left_out && *left_out > 0) {
+      spdlog::warn("request {} to model '{}' version {} failed ({}): {} ({} more failed with {} "
+                   "since the last such line and were not logged here; the metrics and the access "
+                   "log count every one)",
+                   call.request_id, model, version, status, std::string(error.message()),
+                   *left_out, status);
+    } else if (left_out) {
+      spdlog::warn("request {} to model '{}' version {} failed ({}): {}", call.request_id, model,
+                   version, status, std::string(error.message()));
+    }
   } else if (options_.slow_request_us > 0 && total_us > options_.slow_request_us) {
     spdlog::warn("slow request {} to model '{}' version {}: {} us (queue {} us, compute {} us, "
                  "batch {})", call.request_id, model, version, total_us, timing.queue_us,

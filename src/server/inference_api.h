@@ -14,6 +14,7 @@
 
 #include "protocol/decode_limits.h"
 #include "core/clock.h"
+#include "core/log_throttle.h"
 #include "metrics/inference_metrics.h"
 #include "repository/model_repository.h"
 #include "server/http/router.h"
@@ -98,6 +99,9 @@ class InferenceApi {
   const Options options_;
   ModelRepository* const repository_;
   std::atomic<bool> shutting_down_{false};
+  // Server errors (5xx) are logged at most once a second per model, version and status: under
+  // overload every rejected request would otherwise write a warning.
+  mutable LogThrottle server_error_log_{1'000'000};
 };
 
 }  // namespace ptserve

@@ -127,3 +127,52 @@ def test_model_without_config_is_derived():
         assert out["outputs"][0]["shape"] == [2, 10]
         status, out = s.json("POST", "/predict", {"data": [0.1] * 784})
         assert status == 200, out
+
+
+def test_model_failures_are_500_counted_each_and_logged_throttled():
+    """A model that raises at run time: every request is a 500 naming the failure and counted as a
+    server error, the instance keeps serving, and the warning log gets at most about one line a
+    second for them (not one per request: under a flood of failures or rejections that logging
+    would cost the CPU the server is short of)."""
+    torch = pytest.importorskip("torch")
+    import os
+    import tempfile
+    import time
+
+    class Failing(torch.nn.Module):
+        def forward(self, x):
+            if bool(x[0, 0] == 12345.0):  # never in the warm-up inputs
+                raise RuntimeError("the input asked for a failure")
+            return x * 2
+
+    root = tempfile.mkdtemp(prefix="ptserve-failing-")
+    os.makedirs(os.path.join(root, "failing", "1"))
+    torch.jit.script(Failing()).save(os.path.join(root, "failing", "1", "model.pt"))
+    with open(os.path.join(root, "failing", "config.pbtxt"), "w") as f:
+        f.write('name: "failing"\nplatform: "pytorch_libtorch"\nmax_batch_size: 4\n'
+                'input [ { name: "INPUT__0" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'output [ { name: "OUTPUT__0" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'parameters { key: "OPTIMIZE" value: { string_value: "false" } }\n')
+
+    def body(first):
+        return {"inputs": [{"name": "INPUT__0", "datatype": "FP32", "shape": [1, 3],
+                            "data": [first, 0.5, 0.25]}]}
+
+    with Server(repository=root) as s:
+        conn = s.connection()
+        start = time.time()
+        n = 300
+        for _ in range(n):
+            status, out = s.json("POST", "/v2/models/failing/infer", body(12345.0), conn=conn)
+            assert status == 500 and "asked for a failure" in out["error"], (status, out)
+        elapsed = time.time() - start
+        status, out = s.json("POST", "/v2/models/failing/infer", body(-1.0), conn=conn)
+        assert status == 200 and out["outputs"][0]["data"] == [-2.0, 1.0, 0.5], out
+        lines = [l for l in s.log().splitlines() if "model 'failing'" in l and "failed (500)" in l]
+        assert 1 <= len(lines) <= elapsed + 2, (len(lines), elapsed, lines[:3])
+        status, _, text = s.request("GET", "/metrics")
+        counted = [l for l in text.decode().splitlines()
+                   if l.startswith("ptserve_inference_requests_total{") and 'model="failing"' in l
+                   and 'outcome="server_error"' in l]
+        assert counted and float(counted[0].rsplit(" ", 1)[1]) == n, counted
+        assert s.proc.poll() is None

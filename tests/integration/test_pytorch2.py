@@ -11,13 +11,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
-from ptserve_harness import EXAMPLES, REFERENCE, ROOT, Server, case_inputs, reference
+from ptserve_harness import EXAMPLES, REFERENCE, ROOT, LoadGenerator, Server, case_inputs, reference
 
 PYTORCH2 = os.path.join(ROOT, "examples", "pytorch2")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "pytorch2")
@@ -265,6 +267,123 @@ def test_static_batch_package_is_served_one_request_at_a_time():
         status, out = s.json("POST", "/v2/models/static/infer", {"inputs": [
             {"name": "INPUT__0", "datatype": "FP32", "shape": [2, 4], "data": x[0] * 2}]})
         assert status == 400, out
+
+
+# --------------------------------------------------------------------------------------------
+# libtorch 2.6: the lifecycle of packages is the lifecycle of TorchScript models (the repository
+# and the scheduler do not know which backend runs)
+
+PREDICT = {"data": [0.1] * 784}
+
+
+def wait_for(predicate, timeout=60, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def add_package_version(root, model, version, content=None):
+    """A new version folder holding the example package, or `content` as its model.pt2."""
+    path = os.path.join(root, model, str(version))
+    os.makedirs(path)
+    target = os.path.join(path, "model.pt2")
+    if content is None:
+        shutil.copy(os.path.join(PYTORCH2, model, "1", "model.pt2"), target)
+    else:
+        with open(target, "wb") as f:
+            f.write(content)
+
+
+@needs_aoti
+def test_aoti_hot_update_and_broken_version_without_failures():
+    """Poll mode under load: a new package version takes over with no failed or lost request;
+    a truncated version 3 never takes traffic and version 2 keeps serving."""
+    root = repository(["mlp_aoti"])
+    with Server(repository=root, args=["--model-control-mode", "poll", "--repository-poll-secs", "1"]) as s:
+        with LoadGenerator(s, "/predict/mlp_aoti", PREDICT, threads=4) as load:
+            time.sleep(0.5)
+            add_package_version(root, "mlp_aoti", 2)
+            assert wait_for(lambda: load.versions.get("2", 0) > 20), load.versions
+            with open(os.path.join(PYTORCH2, "mlp_aoti", "1", "model.pt2"), "rb") as f:
+                whole = f.read()
+            add_package_version(root, "mlp_aoti", 3, whole[:len(whole) // 3])
+            assert wait_for(lambda: "version 3 failed to load" in s.log(), timeout=60), s.log()[-2000:]
+            before = load.versions.get("2", 0)
+            assert wait_for(lambda: load.versions.get("2", 0) > before + 20)
+        assert load.lost == [], load.lost[:3]
+        assert load.statuses == {200: load.sent}, load.statuses
+        assert "3" not in load.versions and load.versions.get("1", 0) > 0, load.versions
+        e = index(s)[("mlp_aoti", "3")]
+        assert e["state"] == "UNAVAILABLE" and "not an AOTInductor package" in e["reason"], e
+
+
+@needs_aoti
+def test_ab_split_between_torchscript_and_its_aoti_package():
+    """The migration a user makes: control = the TorchScript MLP, candidate = the same weights as
+    an AOTInductor package, and a shadow of the package whose answers are compared with
+    control's. Both variants answer, the split follows the weights, the shadow agrees."""
+    root = repository(["mlp", "mlp_aoti"])
+    os.makedirs(os.path.join(root, "ab"))
+    with open(os.path.join(root, "ab", "config.pbtxt"), "w") as f:
+        f.write('name: "ab"\n'
+                'routing {\n'
+                '  variant { name: "torchscript" model: "mlp" version: "1" weight: 1 }\n'
+                '  variant { name: "aoti" model: "mlp_aoti" version: "1" weight: 1 }\n'
+                '  variant { name: "aoti_shadow" model: "mlp_aoti" version: "1" shadow: true }\n'
+                '}\n')
+    with Server(repository=root) as s:
+        conn = s.connection()
+        counts, answers = {}, {}
+        for _ in range(400):
+            status, hdrs, data = s.request("POST", "/predict/ab", json.dumps(PREDICT), conn=conn)
+            assert status == 200, data
+            v = hdrs["x-variant"]
+            counts[v] = counts.get(v, 0) + 1
+            answers.setdefault(v, json.loads(data))
+        # Binomial(400, 0.5): sd 10; allow 5 sd.
+        assert abs(counts.get("aoti", 0) - 200) < 50, counts
+        a, b = answers["torchscript"], answers["aoti"]
+        assert a["model_name"] == "mlp" and b["model_name"] == "mlp_aoti", (a, b)
+        np.testing.assert_allclose(np.asarray(a["prediction"], np.float64),
+                                   np.asarray(b["prediction"], np.float64), atol=1e-4, rtol=1e-4)
+        status, out = s.manage("/v2/repository/models/ab/routing", {})
+        assert status == 200, out
+        shadow = {v["name"]: v for v in out["variants"]}["aoti_shadow"]
+        assert shadow["compared"] > 0 and shadow["max_abs_diff"] < 1e-4, shadow
+
+
+@needs_aoti
+def test_sigterm_answers_every_accepted_aoti_request():
+    root = repository(["mlp_aoti"])
+    s = Server(repository=root, args=["--drain-secs", "2", "--exit-timeout-secs", "20"])
+    s.start()
+    with LoadGenerator(s, "/predict/mlp_aoti", PREDICT, threads=6) as load:
+        time.sleep(1.0)
+        s.proc.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: s.request("GET", "/v2/health/ready")[0] == 503, timeout=2)
+        load.new_connections.clear()
+        code = s.proc.wait(30)
+    assert code == 0, s.log()
+    assert load.sent > 50
+    assert load.lost == [], (len(load.lost), load.lost[:3])
+    assert load.statuses == {200: load.sent}, load.statuses
+    s.stop()
+
+
+@needs_aoti
+def test_aoti_requests_are_counted_in_the_metrics(pt2_server):
+    ref = reference("mlp_aoti")
+    for _ in range(3):
+        infer(pt2_server, "mlp_aoti", case_inputs(ref, ref["cases"][0]))
+    status, _, body = pt2_server.request("GET", "/metrics")
+    assert status == 200
+    text = body.decode()
+    lines = [l for l in text.splitlines()
+             if l.startswith("ptserve_inference_rows_total{") and 'model="mlp_aoti"' in l]
+    assert lines and float(lines[0].rsplit(" ", 1)[1]) >= 3, lines
 
 
 # --------------------------------------------------------------------------------------------
