@@ -174,23 +174,24 @@ void InferenceApi::LogRequest(const Target& target, const Call& call, int status
                    error.ok() ? "" : " error=", std::string(error.message()));
     }
   }
-  if (status >= 500) {
-    const std::optional<int64_t> left_out =
-        server_error_log_.Admit(absl::StrCat(model, "/", version, "/", status));
-    if (left_out && *left_out > 0) {
-      spdlog::warn("request {} to model '{}' version {} failed ({}): {} ({} more failed with {} "
-                   "since the last such line and were not logged here; the metrics and the access "
-                   "log count every one)",
-                   call.request_id, model, version, status, std::string(error.message()),
-                   *left_out, status);
-    } else if (left_out) {
-      spdlog::warn("request {} to model '{}' version {} failed ({}): {}", call.request_id, model,
-                   version, status, std::string(error.message()));
-    }
-  } else if (options_.slow_request_us > 0 && total_us > options_.slow_request_us) {
+  // Both warnings are throttled (one line a second per model, version and kind): under overload
+  // every request fails or is slow, and a line each would cost the CPU the server is short of.
+  const bool failed = status >= 500;
+  if (!failed && !(options_.slow_request_us > 0 && total_us > options_.slow_request_us)) return;
+  const std::optional<int64_t> left_out = warning_log_.Admit(
+      absl::StrCat(model, "/", version, "/", failed ? std::to_string(status) : "slow"));
+  if (!left_out) return;
+  const std::string more =
+      *left_out == 0 ? ""
+                     : absl::StrCat(" (", *left_out, " more like it since the last such line, "
+                                    "not logged here; the metrics and the access log count all)");
+  if (failed) {
+    spdlog::warn("request {} to model '{}' version {} failed ({}): {}{}", call.request_id, model,
+                 version, status, std::string(error.message()), more);
+  } else {
     spdlog::warn("slow request {} to model '{}' version {}: {} us (queue {} us, compute {} us, "
-                 "batch {})", call.request_id, model, version, total_us, timing.queue_us,
-                 timing.compute_us, timing.batch_size);
+                 "batch {}){}", call.request_id, model, version, total_us, timing.queue_us,
+                 timing.compute_us, timing.batch_size, more);
   }
 }
 

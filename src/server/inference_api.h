@@ -99,9 +99,9 @@ class InferenceApi {
   const Options options_;
   ModelRepository* const repository_;
   std::atomic<bool> shutting_down_{false};
-  // Server errors (5xx) are logged at most once a second per model, version and status: under
-  // overload every rejected request would otherwise write a warning.
-  mutable LogThrottle server_error_log_{1'000'000};
+  // Server errors (5xx) and slow requests are logged at most once a second per model, version and
+  // status (or "slow"): under overload every request would otherwise write a warning.
+  mutable LogThrottle warning_log_{1'000'000};
 };
 
 }  // namespace ptserve

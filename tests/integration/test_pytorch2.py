@@ -386,6 +386,20 @@ def test_aoti_requests_are_counted_in_the_metrics(pt2_server):
     assert lines and float(lines[0].rsplit(" ", 1)[1]) >= 3, lines
 
 
+@needs_aoti
+def test_aoti_package_can_be_profiled(pt2_server):
+    """POST .../profile works on a package as on TorchScript: the executions are captured, and the
+    operators the compiled code calls through libtorch (its GEMMs) are named."""
+    with LoadGenerator(pt2_server, "/predict/mlp_aoti", PREDICT, threads=2) as load:
+        status, out = pt2_server.manage("/v2/repository/models/mlp_aoti/profile",
+                                        {"requests": 3, "timeout_ms": 60000})
+    assert status == 200, out
+    assert out["executions"] == 3 and not out["timed_out"], out
+    names = {op["name"] for op in out["operators"]}
+    assert names, out
+    assert load.lost == [] and load.statuses == {200: load.sent}, load.statuses
+
+
 # --------------------------------------------------------------------------------------------
 # libtorch 1.13: clear errors, the other models unaffected
 
