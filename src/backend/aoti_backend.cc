@@ -74,9 +74,9 @@ class AotiModel final : public LoadedModel, public std::enable_shared_from_this<
         std::make_unique<AotiInstance>(shared_from_this(), options, std::move(runner)));
   }
 
-  // Operator profile of the next executions: what the compiled code calls through libtorch's
-  // dispatcher (extern kernels such as its GEMMs) is recorded; Inductor's own fused C++ kernels
-  // do not pass through it and show up only in the execution's total time.
+  // Operator profile of the next executions: only what the compiled code calls through
+  // libtorch's dispatcher is named (on the MLP package: copy_/expand for the bias, not its
+  // GEMMs); Inductor's fused kernels never enter it. The executions and their times are whole.
   absl::Status Profile(const profiling::ProfileRequest& request,
                        profiling::ProfileCallback done) override {
     return profile_->Arm(request, std::move(done));

@@ -389,7 +389,8 @@ def test_aoti_requests_are_counted_in_the_metrics(pt2_server):
 @needs_aoti
 def test_aoti_package_can_be_profiled(pt2_server):
     """POST .../profile works on a package as on TorchScript: the executions are captured, and the
-    operators the compiled code calls through libtorch (its GEMMs) are named."""
+    operators the compiled code calls through libtorch's dispatcher are named (few: on this
+    package the bias broadcast's copies and views; its GEMMs and fused kernels bypass it)."""
     with LoadGenerator(pt2_server, "/predict/mlp_aoti", PREDICT, threads=2) as load:
         status, out = pt2_server.manage("/v2/repository/models/mlp_aoti/profile",
                                         {"requests": 3, "timeout_ms": 60000})
