@@ -4,7 +4,8 @@
 # the libraries collect-libs.sh gathered), the rest of the libraries its binaries load (glibc,
 # libstdc++, libgcc_s, zlib, ... which the Debian base image had), the dynamic loader at the path
 # the binaries name, an ld.so.cache, /etc/passwd and /etc/group with the ptserve user (uid 10001),
-# and /tmp. No shell, no package manager: the runtime stage is `FROM scratch`.
+# and /tmp. No shell, no package manager: the runtime stage is `FROM scratch`. Checks that
+# both programs start inside it (chroot).
 set -eu
 prefix="$1"; rootfs="$2"
 here=$(dirname "$0")
@@ -35,4 +36,8 @@ root:x:0:
 ptserve:x:10001:
 nogroup:x:65534:
 EOF
-echo "make-rootfs: $(du -sh "$rootfs" | cut -f1) in $rootfs"
+# Proof that the file system is complete: both programs start inside it, with every library
+# loaded (libtorch_cpu is linked BIND_NOW, so a pruned DT_NEEDED it does need fails here).
+chroot "$rootfs" "$prefix/bin/ptserve" --help > /dev/null
+chroot "$rootfs" "$prefix/bin/healthcheck" --help > /dev/null
+echo "make-rootfs: $(du -sh "$rootfs" | cut -f1) in $rootfs; ptserve and healthcheck start in it"
