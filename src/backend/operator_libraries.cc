@@ -166,11 +166,17 @@ std::vector<OperatorLibraries::Library> OperatorLibraries::Loaded() const {
 }
 
 std::vector<std::string> TorchvisionDirectories() {
-  // Debian's python3-torchvision only: it is built against the same libtorch
-  // as Debian's libtorch-dev. A pip torchvision links pip's own libtorch, and
-  // two libtorch copies in one process do not work; such a library is passed
-  // with --operator-library by whoever knows it matches.
-  return {"/usr/lib/python3/dist-packages/torchvision"};
+  // Debian's python3-torchvision, built against the same libtorch as Debian's
+  // libtorch-dev; then <prefix>/lib/ptserve/torchvision beside an installed
+  // ptserve (the container image puts Debian's _C library there). Not pip's
+  // torchvision: it links pip's own libtorch, and two libtorch copies in one
+  // process do not work; whoever knows that one matches passes it with
+  // --operator-library.
+  std::vector<std::string> dirs = {"/usr/lib/python3/dist-packages/torchvision"};
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path().parent_path() / "lib/ptserve/torchvision").string());
+  return dirs;
 }
 
 std::optional<std::string> FindTorchvisionOperators(const std::vector<std::string>& dirs) {

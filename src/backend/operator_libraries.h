@@ -71,8 +71,9 @@ class OperatorLibraries {
 };
 
 // Where torchvision's operator library may be installed: Debian's
-// python3-torchvision (/usr/lib/python3/dist-packages/torchvision), then pip's
-// /usr/local/lib/python3.*/dist-packages/torchvision.
+// python3-torchvision (/usr/lib/python3/dist-packages/torchvision), then
+// <prefix>/lib/ptserve/torchvision of an installed ptserve (<prefix>/bin/ptserve;
+// the container image's). Not pip's (it links a libtorch of its own).
 std::vector<std::string> TorchvisionDirectories();
 
 // The first torchvision operator library (`_C.so`, or Debian's
