@@ -22,8 +22,8 @@ struct Provider {
 // Operator libraries whose namespace says where they come from.
 constexpr Provider kProviders[] = {
     {"torchvision", "torchvision's operator library",
-     "install python3-torchvision (ptserve loads its _C library at start) or pass "
-     "--operator-library PATH (torchvision/_C.so of a torchvision built for this libtorch)"},
+     "install python3-torchvision or pass --operator-library PATH (the torchvision/_C*.so "
+     "of a torchvision built for this libtorch); ptserve loads Debian's at start"},
 };
 
 std::string_view Namespace(std::string_view op) {

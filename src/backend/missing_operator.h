@@ -25,8 +25,7 @@ bool IsLibtorchOperator(std::string_view op);
 // One sentence for an operator of an operator library that is not loaded,
 // naming the library where known, e.g. for "torchvision::nms":
 //   "operator torchvision::nms is registered by torchvision's operator library, which is not
-//    loaded: install python3-torchvision (ptserve loads its _C library at start) or pass
-//    --operator-library PATH (torchvision/_C.so)"
+//    loaded: install python3-torchvision or pass --operator-library PATH (...)"
 std::string MissingOperatorAdvice(std::string_view op);
 
 }  // namespace ptserve
