@@ -54,13 +54,13 @@ std::string MissingOperatorAdvice(std::string_view op) {
   const std::string_view ns = Namespace(op);
   for (const Provider& p : kProviders) {
     if (ns == p.ns) {
-      return absl::StrCat("operator ", op, " is registered by ", p.library,
-                          ", which is not loaded: ", p.install);
+      return absl::StrCat("operator ", std::string(op), " is registered by ",
+                          std::string(p.library), ", which is not loaded: ", std::string(p.install));
     }
   }
-  return absl::StrCat("operator ", op,
+  return absl::StrCat("operator ", std::string(op),
                       " is not registered by libtorch nor by any loaded operator library: pass "
-                      "the library that registers it (TORCH_LIBRARY(", ns,
+                      "the library that registers it (TORCH_LIBRARY(", std::string(ns),
                       ", ...)) with --operator-library PATH or the model's OPERATOR_LIBRARIES "
                       "parameter");
 }

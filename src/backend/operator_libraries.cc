@@ -133,6 +133,9 @@ absl::Status Probe(const std::string& path, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
+OperatorLibraries::OperatorLibraries() : OperatorLibraries(Options()) {}
+OperatorLibraries::OperatorLibraries(Options options) : options_(options) {}
+
 absl::Status OperatorLibraries::Load(const std::string& path, const std::string& origin) {
   std::error_code ec;
   const fs::path canonical = fs::canonical(path, ec);

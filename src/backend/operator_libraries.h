@@ -51,7 +51,8 @@ class OperatorLibraries {
     std::string origin;  // who asked: "torchvision", "--operator-library", "model 'det'"
   };
 
-  explicit OperatorLibraries(Options options = {}) : options_(options) {}
+  OperatorLibraries();
+  explicit OperatorLibraries(Options options);
 
   // Probes, then loads `path` (dlopen RTLD_NOW). Errors name the path:
   //   NotFound        "operator library /x/libops.so: No such file or directory"
