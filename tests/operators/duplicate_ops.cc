@@ -1,5 +1,6 @@
 // Registers the namespace of test_ops.cc again. Loaded after it, libtorch
 // throws from this library's constructor, which would terminate the process.
+#include <ATen/ATen.h>
 #include <torch/library.h>
 
 namespace {

@@ -1,6 +1,7 @@
 // A custom operator library as users write them: ptserve_test::scale_add(x,
 // scale) = x * scale + 1, registered with TORCH_LIBRARY when the library is
 // loaded. The integration tests script a model that calls it.
+#include <ATen/ATen.h>
 #include <torch/library.h>
 
 namespace {
