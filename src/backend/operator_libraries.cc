@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -25,6 +26,7 @@ namespace {
 // calls exit() itself is not mistaken for a clean load.
 constexpr int kProbeLoaded = 90;
 constexpr int kProbeDlopenFailed = 91;
+constexpr int kProbeThrew = 92;
 // What the parent keeps of the child's stderr: its beginning, where a dying
 // constructor's message is (libtorch's errors go on with a backtrace).
 constexpr size_t kMaxProbeOutput = 1024;
@@ -36,6 +38,36 @@ std::string OneLine(const std::string& text, size_t bytes) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
   return text.size() > bytes ? line + " ..." : line;
+}
+
+// The probe child: loads `path` and exits with a kProbe* code, what went
+// wrong written to fds[1] (its stderr too). Only dlopen and async-signal-safe
+// calls (the parent may have threads), and it never returns: were a C++
+// exception from a constructor (libtorch's "Only a single TORCH_LIBRARY ...")
+// to propagate out of dlopen uncaught, it would unwind into the server's own
+// code, which would then go on running in the child (seen once, before this
+// was noexcept). An exception the catch below cannot take ends in
+// std::terminate here instead: a crash the parent reports.
+[[noreturn]] void ProbeChild(const std::string& path, const int fds[2]) noexcept {
+  close(fds[0]);
+  dup2(fds[1], STDERR_FILENO);
+  auto say = [&](const char* text) {
+    if (text != nullptr) (void)!write(fds[1], text, strlen(text));
+  };
+  int code = kProbeLoaded;
+  try {
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr) {
+      say(dlerror());
+      code = kProbeDlopenFailed;
+    }
+  } catch (const std::exception& e) {
+    say(e.what());
+    code = kProbeThrew;
+  } catch (...) {
+    say("an exception that is not a std::exception");
+    code = kProbeThrew;
+  }
+  _exit(code);
 }
 
 // Loads `path` in a forked child; OK when the child loaded it and exited
@@ -58,17 +90,7 @@ absl::Status Probe(const std::string& path, std::chrono::milliseconds timeout) {
         "operator library ", path, ": cannot fork a probe process (", std::strerror(error),
         "), so it was not loaded"));
   }
-  if (child == 0) {
-    // Only async-signal-safe calls and dlopen here: the parent may have threads.
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr) {
-      const char* error = dlerror();
-      if (error != nullptr) (void)!write(fds[1], error, strlen(error));
-      _exit(kProbeDlopenFailed);
-    }
-    _exit(kProbeLoaded);
-  }
+  if (child == 0) ProbeChild(path, fds);
   close(fds[1]);
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
   std::string output;
@@ -122,6 +144,12 @@ absl::Status Probe(const std::string& path, std::chrono::milliseconds timeout) {
                                                    not_elf ? "not a shared library" : "cannot load",
                                                    " (dlopen: ", output, ")"));
   }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kProbeThrew) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "operator library ", path, ": loading it in a probe process threw an exception from its "
+        "constructor, so it was not loaded into the server (it would have left the dynamic "
+        "loader locked)", said));
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != kProbeLoaded) {
     return absl::InvalidArgumentError(absl::StrCat(
         "operator library ", path, ": loading it in a probe process ended the process (exit "
@@ -153,7 +181,17 @@ absl::Status OperatorLibraries::Load(const std::string& path, const std::string&
   if (absl::Status probe = Probe(canonical.string(), options_.probe_timeout); !probe.ok()) {
     return probe;
   }
-  if (dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr) {
+  void* handle = nullptr;
+  try {
+    handle = dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL);
+  } catch (const std::exception& e) {
+    // The probe loaded it cleanly, so its constructor throws only sometimes.
+    return absl::InternalError(absl::StrCat(
+        "operator library ", path, ": its constructor threw (", e.what(),
+        ") although it loaded cleanly in a probe process; the server may now be unable to load "
+        "other libraries: restart it"));
+  }
+  if (handle == nullptr) {
     const char* error = dlerror();
     return absl::InvalidArgumentError(absl::StrCat("operator library ", path,
                                                    ": cannot load (dlopen: ",

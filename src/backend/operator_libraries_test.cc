@@ -54,6 +54,21 @@ TEST(OperatorLibrariesTest, ACrashingConstructorIsRefusedAndThisProcessLives) {
   EXPECT_EQ(dlopen(PTSERVE_TEST_CRASH_OPS, RTLD_NOW | RTLD_NOLOAD), nullptr);
 }
 
+TEST(OperatorLibrariesTest, AThrowingConstructorIsRefusedAndTheProbeChildNeverReturns) {
+  // Were the exception to escape the probe child, the child would go on
+  // running this test (and the parent would wait for it until the timeout).
+  OperatorLibraries libraries({.probe_timeout = std::chrono::seconds(20)});
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status s = libraries.Load(PTSERVE_TEST_THROW_OPS, "test");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // An exception leaving a static initializer ends in std::terminate (g++ 12,
+  // glibc 2.36): a crash, with libstdc++'s message.
+  EXPECT_THAT(s.message(), HasSubstr("crashed (signal 6"));
+  EXPECT_THAT(s.message(), HasSubstr("ptserve_test_throw_ops refuses to load"));
+  EXPECT_TRUE(libraries.Loaded().empty());
+}
+
 TEST(OperatorLibrariesTest, AHangingConstructorIsRefusedAfterTheTimeout) {
   OperatorLibraries libraries({.probe_timeout = std::chrono::milliseconds(300)});
   const auto start = std::chrono::steady_clock::now();
