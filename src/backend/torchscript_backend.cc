@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backend/blas_threads.h"
+#include "backend/missing_operator.h"
 #include "backend/torch_call.h"
 #include "backend/torch_tensor.h"
 #include "backend/torchscript_acceleration.h"
@@ -23,14 +24,19 @@
 namespace ptserve {
 namespace {
 
-// A load error, with what to do when the model needs a newer libtorch than
-// this build's: TorchScript names the operator it cannot find.
+// A load error, with what to do when the model needs an operator this
+// process lacks: one of an operator library that is not loaded
+// (torchvision::nms), or one of a newer libtorch than this build's.
 absl::Status LoadError(const absl::Status& error) {
   const std::string message(error.message());
-  const size_t at = message.find("Unknown builtin op: ");
-  if (at == std::string::npos || absl::StartsWith(TORCH_VERSION, "2.")) return error;
-  std::string op = message.substr(at + 20);
-  op = op.substr(0, op.find_first_of(".\n "));
+  const std::string op = MissingOperator(message);
+  if (op.empty()) return error;
+  if (!IsLibtorchOperator(op)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model needs an operator that is not registered: ",
+                     MissingOperatorAdvice(op), " (", message, ")"));
+  }
+  if (absl::StartsWith(TORCH_VERSION, "2.")) return error;
   return absl::InvalidArgumentError(absl::StrCat(
       message, " (the model uses operator ", op, ", which libtorch ", TORCH_VERSION,
       " does not have: it was saved by a newer PyTorch; a ptserve build against libtorch 2.6 "

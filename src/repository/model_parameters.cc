@@ -36,6 +36,8 @@ constexpr KeyInfo kKeys[] = {
     {"QUANTIZATION", Support::kActed, "NONE | DYNAMIC_INT8 | STATIC_INT8"},
     {"QUANTIZED_ENGINE", Support::kActed, "onednn | qnnpack | fbgemm (where built)"},
     {"OPTIMIZE", Support::kActed, "freeze + optimize_for_inference, checked (default true)"},
+    {"OPERATOR_LIBRARIES", Support::kActed,
+     "operator libraries (.so) in the model directory, loaded before the model"},
     {"CUDNN_BENCHMARK", Support::kNotHere, "true | false; CUDA only"},
     {"CUDA_GRAPHS", Support::kNotHere, "true | false; CUDA only"},
     {"DISABLE_OPTIMIZED_EXECUTION", Support::kNotYet, "Triton: disable the JIT optimizer"},
@@ -144,6 +146,15 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
                key == "QUANTIZED_ENGINE" || key == "OPTIMIZE") {
       // The backend's own options: it checks their values when it loads.
       out.backend.emplace_back(key, value);
+    } else if (key == "OPERATOR_LIBRARIES") {
+      for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        const std::string name(absl::StripAsciiWhitespace(item));
+        if (absl::Status s = CheckRelativeFileName(name, "parameter OPERATOR_LIBRARIES");
+            !s.ok()) {
+          return s;
+        }
+        out.operator_libraries.push_back(name);
+      }
     } else if (key == "PAD_INPUTS") {
       for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
         std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits(':', 1));

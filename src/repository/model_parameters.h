@@ -34,6 +34,11 @@ struct ModelParameters {
   // that dimension has no limit beyond MAX_SEQUENCE_LENGTH). Overrides
   // MAX_SEQUENCE_LENGTH for the inputs it names.
   std::map<std::string, std::vector<int64_t>> max_input_dims;
+  // OPERATOR_LIBRARIES "lib/libmy_ops.so,lib/libmore.so": shared libraries
+  // that register operators (TORCH_LIBRARY), relative to the model's
+  // directory and confined to it (CheckRelativeFileName here; symlinks are
+  // resolved at load, ResolveFileInside), loaded before the model.
+  std::vector<std::string> operator_libraries;
   // Keys the backend receives (INFERENCE_MODE, PRECISION, QUANTIZATION,
   // QUANTIZED_ENGINE, OPTIMIZE), values as written: the backend parses and
   // checks them (ParseAccelerationOptions), so they are parsed in one place.

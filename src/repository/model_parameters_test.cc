@@ -49,6 +49,19 @@ TEST(ModelParametersTest, MaxSequenceLength) {
   }
 }
 
+TEST(ModelParametersTest, OperatorLibrariesAreRelativeNamesInsideTheModelDirectory) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
+  auto p = Parse(Param("OPERATOR_LIBRARIES", "lib/libmy_ops.so, libmore.so"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->operator_libraries, (std::vector<std::string>{"lib/libmy_ops.so", "libmore.so"}));
+  EXPECT_TRUE(p->backend.empty());  // the repository loads them, not the backend
+  for (const char* bad : {"/usr/lib/libops.so", "../other/libops.so", "lib/../../x.so"}) {
+    auto q = Parse(Param("OPERATOR_LIBRARIES", bad));
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(q.status().message()), HasSubstr("parameter OPERATOR_LIBRARIES"));
+  }
+}
+
 TEST(ModelParametersTest, MaxInputDims) {
   SKIP_IF_TSAN_WITH_PROTO_MAPS();
   auto p = Parse(Param("MAX_INPUT_DIMS", "ids:128, image:3x1024x0"));

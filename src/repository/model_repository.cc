@@ -412,6 +412,20 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
                                                      ? "model file"
                                                      : "default_model_filename"))
                       .status());
+  // Operator libraries first: the model may call their operators. Confined
+  // to the model's directory, like its model files (a library is code).
+  for (const std::string& name : plan.params.operator_libraries) {
+    ASSIGN_OR_RETURN(const std::string path,
+                     ResolveFileInside(plan.dir, name,
+                                       absl::StrCat(plan.config_file,
+                                                    ": parameter OPERATOR_LIBRARIES")));
+    if (!options.load_operator_library) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          plan.config_file, ": parameter OPERATOR_LIBRARIES: this server loads no operator "
+          "libraries"));
+    }
+    RETURN_IF_ERROR(options.load_operator_library(path, absl::StrCat("model '", c.name(), "'")));
+  }
   request.batched = c.max_batch_size() > 0;
   request.inputs = plan.inputs;
   request.outputs = plan.outputs;

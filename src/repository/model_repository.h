@@ -13,6 +13,7 @@
 #ifndef PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
 #define PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,12 @@ class ModelRepository {
     // every model that should serve is serving; false = AllReady() always
     // (the server is ready once it is up, whatever the models).
     bool strict_readiness = true;
+    // Loads an operator library (the server's OperatorLibraries::Load) named
+    // by a model's OPERATOR_LIBRARIES parameter, before the model loads: the
+    // resolved path, and who asks ("model 'det'"). Must be thread-safe and
+    // idempotent. Null: such a model fails to load, saying so.
+    std::function<absl::Status(const std::string& path, const std::string& origin)>
+        load_operator_library;
   };
 
   static absl::StatusOr<std::unique_ptr<ModelRepository>> Create(Options options);

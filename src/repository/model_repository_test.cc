@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -115,6 +116,7 @@ class RepositoryTest : public ::testing::Test {
       options.root = root_.string();
       options.backend = &backend_;
       options.strict_readiness = strict;
+      options.load_operator_library = load_operator_library_;
       repo_ = ModelRepository::Create(options).value();
     }
     return *repo_;
@@ -158,6 +160,7 @@ class RepositoryTest : public ::testing::Test {
 
   fs::path root_, outside_;
   FakeBackend backend_;
+  std::function<absl::Status(const std::string&, const std::string&)> load_operator_library_;
   std::unique_ptr<ModelRepository> repo_;
 };
 
@@ -219,6 +222,57 @@ TEST_F(RepositoryTest, OverridesCannotReachOutsideTheModelDirectory) {
   EXPECT_TRUE(Infer("m", {1, 4}).ok());
   EXPECT_TRUE(Repo().AllReady());
   EXPECT_EQ(Entry("m", "1").state, "READY");
+}
+
+TEST_F(RepositoryTest, OperatorLibrariesLoadBeforeTheModelFromInsideItsDirectory) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
+  std::vector<std::pair<std::string, std::string>> loads;  // (path, origin)
+  load_operator_library_ = [&](const std::string& path, const std::string& origin) {
+    loads.emplace_back(path, origin);
+    if (absl::EndsWith(path, "broken.so")) {
+      return absl::InvalidArgumentError("operator library " + path + ": not a shared library");
+    }
+    return absl::OkStatus();
+  };
+  auto with = [](const std::string& libraries) {
+    return std::string(kGoodConfig) + "parameters { key: \"OPERATOR_LIBRARIES\" value { " +
+           "string_value: \"" + libraries + "\" } }";
+  };
+  AddModel("ops", with("lib/libops.so"));
+  Write(root_ / "ops" / "lib" / "libops.so", "elf");
+  AddModel("broken", with("broken.so"));
+  Write(root_ / "broken" / "broken.so", "text");
+  AddModel("missing", with("libnothere.so"));
+  AddModel("escape", with("../ops/lib/libops.so"));
+  AddModel("link", with("libsecret.so"));
+  fs::create_symlink(outside_ / "secret.pt", root_ / "link" / "libsecret.so");
+  AddModel("plain");
+  EXPECT_EQ(Repo().LoadAll(), 4);
+  EXPECT_TRUE(Infer("ops", {1, 4}).ok());
+  EXPECT_TRUE(Infer("plain", {1, 4}).ok());
+  EXPECT_THAT(Entry("broken", "1").reason, HasSubstr("not a shared library"));
+  EXPECT_THAT(Entry("missing", "1").reason, HasSubstr("OPERATOR_LIBRARIES: 'libnothere.so' does not exist"));
+  EXPECT_THAT(Entry("escape").reason, HasSubstr("OPERATOR_LIBRARIES"));
+  EXPECT_THAT(Entry("escape").reason, HasSubstr("'..'"));
+  EXPECT_THAT(Entry("link", "1").reason, HasSubstr("resolves outside"));
+  // Only the libraries inside their model's directory were handed to the loader.
+  ASSERT_EQ(loads.size(), 2u);
+  EXPECT_EQ(loads[0].first, fs::canonical(root_ / "broken" / "broken.so").string());
+  EXPECT_EQ(loads[0].second, "model 'broken'");
+  EXPECT_EQ(loads[1].first, fs::canonical(root_ / "ops" / "lib" / "libops.so").string());
+  // The model that failed to get its library never reached the backend.
+  for (const std::string& file : backend_.loaded_files) {
+    EXPECT_EQ(file.find("broken"), std::string::npos) << file;
+  }
+}
+
+TEST_F(RepositoryTest, OperatorLibrariesNeedALoader) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
+  AddModel("ops", std::string(kGoodConfig) +
+                      "parameters { key: \"OPERATOR_LIBRARIES\" value { string_value: \"l.so\" } }");
+  Write(root_ / "ops" / "l.so", "elf");
+  EXPECT_EQ(Repo().LoadAll(), 1);
+  EXPECT_THAT(Entry("ops", "1").reason, HasSubstr("loads no operator libraries"));
 }
 
 TEST_F(RepositoryTest, WarmupFilesAreConfinedAndSizeChecked) {

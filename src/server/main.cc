@@ -6,12 +6,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/str_join.h"
 #include "core/heap.h"
 #include "core/openmp_env.h"
 #include "backend/blas_threads.h"
 #include "backend/onednn_probe.h"
+#include "backend/operator_libraries.h"
 #include "backend/aoti_backend.h"
 #include "backend/platform_backends.h"
 #include "backend/torchscript_backend.h"
@@ -59,6 +62,8 @@ struct ServerFlags {
   int repository_poll_secs = 15;
   int drain_secs = 0;
   std::string aoti_extract_dir;
+  std::vector<std::string> operator_libraries;
+  bool torchvision_operators = true;
   bool strict_readiness = true;
   HttpEdgeFlags http_edge;  // limits of the HTTP edge (server/http_edge.h)
 };
@@ -169,6 +174,44 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "Folder where AOTInductor packages (.pt2) are unpacked for loading (default: "
                  "$TMPDIR or /tmp; point it at a writable volume where /tmp is read-only)")
       ->envname("PTSERVE_AOTI_EXTRACT_DIR");
+  app.add_option("--operator-library", f.operator_libraries,
+                 "Shared library that registers PyTorch operators (TORCH_LIBRARY), loaded at "
+                 "start before any model (repeatable; comma-separated in the variable). Each is "
+                 "first loaded in a probe process; one that fails or crashes there stops the "
+                 "server with the reason. Per model: parameter OPERATOR_LIBRARIES")
+      ->envname("PTSERVE_OPERATOR_LIBRARY")->delimiter(',');
+  app.add_option("--torchvision-operators", f.torchvision_operators,
+                 "Load torchvision's operators (torchvision::nms, roi_align, ...) at start when "
+                 "Debian's python3-torchvision is installed")
+      ->envname("PTSERVE_TORCHVISION_OPERATORS")->capture_default_str();
+}
+
+// Loads torchvision's operators when installed and the --operator-library
+// ones; false when one of the latter fails (the reason is logged).
+bool LoadOperatorLibraries(const ServerFlags& flags, OperatorLibraries& libraries) {
+  if (flags.torchvision_operators) {
+    if (const std::optional<std::string> torchvision = FindTorchvisionOperators()) {
+      if (absl::Status s = libraries.Load(*torchvision, "torchvision"); !s.ok()) {
+        spdlog::warn("torchvision's operators are not loaded (models that use them fail to "
+                     "load): {}", std::string(s.message()));
+      }
+    }
+  }
+  for (const std::string& path : flags.operator_libraries) {
+    if (absl::Status s = libraries.Load(path, "--operator-library"); !s.ok()) {
+      spdlog::error("--operator-library: {}", std::string(s.message()));
+      return false;
+    }
+  }
+  std::vector<std::string> loaded;
+  for (const OperatorLibraries::Library& library : libraries.Loaded()) {
+    loaded.push_back(library.path + " (" + library.origin + ")");
+  }
+  spdlog::info("operator libraries: {}",
+               loaded.empty() ? std::string("none (no torchvision operators: python3-torchvision "
+                                            "is not installed, or --torchvision-operators=false)")
+                              : absl::StrJoin(loaded, ", "));
+  return true;
 }
 
 int Run(int argc, char** argv) {
@@ -197,6 +240,10 @@ int Run(int argc, char** argv) {
   spdlog::info("ptserve 0.1.0; {}, {}; planning for {} CPU(s); {}; {}", TorchBuildInfo(),
                AotiAvailable() ? "AOTInductor packages" : "no AOTInductor (libtorch < 2.6)", cpus,
                blas, HeapAllocatorName());
+  // Before any thread starts (each is probed in a forked child first), and
+  // before any model: the models may call their operators.
+  OperatorLibraries operator_libraries;
+  if (!LoadOperatorLibraries(flags, operator_libraries)) return 1;
 
   metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
   TorchScriptBackend torchscript;
@@ -212,6 +259,15 @@ int Run(int argc, char** argv) {
   repo_options.metrics = &metrics;
   repo_options.max_tensor_elements = flags.max_elements;  // also bounds padded batches
   repo_options.strict_readiness = flags.strict_readiness;
+  repo_options.load_operator_library = [&operator_libraries](const std::string& path,
+                                                             const std::string& origin) {
+    const size_t before = operator_libraries.Loaded().size();
+    absl::Status s = operator_libraries.Load(path, origin);
+    if (s.ok() && operator_libraries.Loaded().size() > before) {
+      spdlog::info("operator library {} loaded for {}", path, origin);
+    }
+    return s;
+  };
   if (flags.cpu_budget) repo_options.cpu_budget = std::make_shared<CpuBudget>(cpus);
   auto repository = ModelRepository::Create(repo_options);
   if (!repository.ok()) {
