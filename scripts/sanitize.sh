@@ -44,7 +44,8 @@ for stage in $STAGES; do
     echo "   build: $(( $(date +%s) - start )) s"
     echo "== ASan+UBSan: unit tests"
     start=$(date +%s)
-    ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
+    # HotPathCost asserts a time budget, which instrumented code does not keep (as under TSan).
+    ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -E HotPathCost
     echo "   unit tests: $(( $(date +%s) - start )) s"
     echo "== ASan+UBSan: integration tests ($PYTEST_ARGS)"
     start=$(date +%s)
