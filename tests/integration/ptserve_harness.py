@@ -14,7 +14,8 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("PTSERVE_BUILD_DIR", os.path.join(ROOT, "build"))
+# Absolute: tests pass paths under it to the server and compare them with its messages.
+BUILD = os.path.abspath(os.environ.get("PTSERVE_BUILD_DIR", os.path.join(ROOT, "build")))
 BINARY = os.path.join(BUILD, "src", "server", "ptserve")
 EXAMPLES = os.path.join(ROOT, "examples", "models")
 REFERENCE = os.path.join(ROOT, "examples", "reference")
