@@ -157,6 +157,7 @@ def run_case(name, binary, repo, args, requests, probe_side):
     time.sleep(2)  # saturated
     probe = RawProbe(port, *binary_body(1, probe_side))
     rejected, other = [], {}
+    served_before = counts.get(200, 0)
     start = time.time()
     for _ in range(requests):
         status, dt = probe.send()
@@ -174,7 +175,7 @@ def run_case(name, binary, repo, args, requests, probe_side):
     server_side = [int(m) for m in re.findall(r"status=503 total_us=(\d+)",
                                                open(log, errors="replace").read())]
     os.unlink(log)
-    served = counts.get(200, 0) / elapsed
+    served = (counts.get(200, 0) - served_before) / elapsed
     if not rejected:
         print(f"{name:7s} no 503 answers (other: {other})")
         return
