@@ -79,10 +79,11 @@ fi
 
 if part asan; then
   echo "== ASan+UBSan: unit tests and the hostile-input integration tests against an instrumented build"
-  # Every test that sends malformed, oversized or hostile requests, configs, overrides or
-  # libraries (where memory errors would be), plus the API tour.
+  # Every test that sends malformed, oversized or hostile requests, configs or overrides (where
+  # memory errors would be), plus the API tour. Not test_operators.py: its crashing library makes
+  # the probe child's segfault an ASan report, which fails the run though the server is right.
   I=tests/integration
-  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py $I/test_operators.py"} \
+  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py"} \
     bash scripts/sanitize.sh
 fi
 
