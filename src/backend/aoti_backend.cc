@@ -417,12 +417,7 @@ absl::StatusOr<std::vector<Tensor>> AotiModel::Run(Runner& runner,
     ASSIGN_OR_RETURN(args[p], ToAten(t));
   }
   // Operator profiling on demand: one relaxed atomic load while off.
-  std::unique_ptr<profiling::Recording> recording;
-  if (profile_->armed()) {
-    recording = profile_->MaybeRecord(batched_ && !inputs.empty() && !inputs[0].shape().empty()
-                                          ? inputs[0].shape()[0]
-                                          : 0);
-  }
+  std::unique_ptr<profiling::Recording> recording = profile_->RecordIfArmed(inputs, batched_);
   auto out = CatchTorch(absl::StatusCode::kInternal, absl::StrCat("model '", name_, "' failed"),
                         [&] { return runner.run(args); });
   recording.reset();  // the profile covers the package's run only

@@ -329,12 +329,7 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::Run(const std::vector<Tens
     args[argument_of_input_[i]] = std::move(t);
   }
   // Operator profiling on demand: one relaxed atomic load while off.
-  std::unique_ptr<profiling::Recording> recording;
-  if (profile_->armed()) {
-    recording = profile_->MaybeRecord(batched_ && !inputs.empty() && !inputs[0].shape().empty()
-                                          ? inputs[0].shape()[0]
-                                          : 0);
-  }
+  std::unique_ptr<profiling::Recording> recording = profile_->RecordIfArmed(inputs, batched_);
   auto result = CatchTorch(absl::StatusCode::kInternal, absl::StrCat("model '", name_, "' failed"),
                            [&] { return RunAccelerated(accelerated_, std::move(args)); });
   recording.reset();  // the profile covers forward() only

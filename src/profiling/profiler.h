@@ -31,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "core/clock.h"
+#include "core/tensor.h"
 #include "profiling/op_recorder.h"
 #include "profiling/profile.h"
 
@@ -112,6 +113,15 @@ class ProfileTarget {
   // When the armed capture still wants an execution, starts recording this
   // one on the calling thread; null otherwise (not armed, or all claimed).
   std::unique_ptr<Recording> MaybeRecord(int64_t batch_size);
+  // MaybeRecord for an execution of `inputs`, behind armed() (one relaxed load
+  // while off): the batch size is dimension 0 of the first input when the
+  // model batches, else 0.
+  std::unique_ptr<Recording> RecordIfArmed(const std::vector<Tensor>& inputs, bool batched) {
+    if (!armed()) return nullptr;
+    return MaybeRecord(batched && !inputs.empty() && !inputs[0].shape().empty()
+                           ? inputs[0].shape()[0]
+                           : 0);
+  }
 
  private:
   Profiler* const profiler_;

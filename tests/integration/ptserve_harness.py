@@ -227,6 +227,29 @@ def case_inputs(ref, case):
     return inputs
 
 
+def wait_for(predicate, timeout=60, interval=0.1):
+    """True once predicate() is, False if it never was within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def add_version(repo, model, version, content=None, source=EXAMPLES, filename="model.pt"):
+    """A new version folder of `model` in `repo` holding `source`/`model`/1/`filename`, or
+    `content` (bytes) under that name."""
+    path = os.path.join(repo, model, str(version))
+    os.makedirs(path)
+    target = os.path.join(path, filename)
+    if content is None:
+        shutil.copy(os.path.join(source, model, "1", filename), target)
+    else:
+        with open(target, "wb") as f:
+            f.write(content)
+
+
 def make_repository(models, extra=None):
     """A temporary repository holding copies of example models (by symlinked
     version dirs) plus `extra` {relative path: bytes or str} files."""

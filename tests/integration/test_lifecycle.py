@@ -7,29 +7,10 @@ import time
 
 import pytest
 
-from ptserve_harness import EXAMPLES, LoadGenerator, Server, make_repository, thread_count
+from ptserve_harness import (EXAMPLES, LoadGenerator, Server, add_version, make_repository,
+                             thread_count, wait_for)
 
 PREDICT = {"data": [0.1] * 784}
-
-
-def wait_for(predicate, timeout=60, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def add_version(repo, model, version, content=None):
-    path = os.path.join(repo, model, str(version))
-    os.makedirs(path)
-    target = os.path.join(path, "model.pt")
-    if content is None:
-        shutil.copy(os.path.join(EXAMPLES, model, "1", "model.pt"), target)
-    else:
-        with open(target, "wb") as f:
-            f.write(content)
 
 
 def test_poll_update_then_broken_version_without_failures():

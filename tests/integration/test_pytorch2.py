@@ -19,7 +19,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from ptserve_harness import EXAMPLES, REFERENCE, ROOT, LoadGenerator, Server, case_inputs, reference
+from ptserve_harness import (EXAMPLES, REFERENCE, ROOT, LoadGenerator, Server, add_version,
+                             case_inputs, reference, wait_for)
 
 PYTORCH2 = os.path.join(ROOT, "examples", "pytorch2")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "pytorch2")
@@ -276,25 +277,8 @@ def test_static_batch_package_is_served_one_request_at_a_time():
 PREDICT = {"data": [0.1] * 784}
 
 
-def wait_for(predicate, timeout=60, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 def add_package_version(root, model, version, content=None):
-    """A new version folder holding the example package, or `content` as its model.pt2."""
-    path = os.path.join(root, model, str(version))
-    os.makedirs(path)
-    target = os.path.join(path, "model.pt2")
-    if content is None:
-        shutil.copy(os.path.join(PYTORCH2, model, "1", "model.pt2"), target)
-    else:
-        with open(target, "wb") as f:
-            f.write(content)
+    return add_version(root, model, version, content, source=PYTORCH2, filename="model.pt2")
 
 
 @needs_aoti
