@@ -6,6 +6,7 @@
 #include <future>
 #include <new>
 #include <random>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -684,6 +685,8 @@ absl::Status ModelRepository::LoadUnguarded(
   }
   std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
   std::vector<int64_t> kept;
+  std::set<int64_t> now_serving;  // `loaded` is moved into the entry below
+  for (const auto& [v, version] : loaded) now_serving.insert(v);
   {
     std::unique_lock lock(mu_);
     ModelEntry& entry = models_[name];
@@ -726,7 +729,7 @@ absl::Status ModelRepository::LoadUnguarded(
     options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kReady);
   }
   for (const auto& [v, old] : retired) {
-    if (loaded.count(v) == 0) {
+    if (now_serving.count(v) == 0) {
       options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
     }
   }
