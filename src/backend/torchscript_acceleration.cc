@@ -13,8 +13,8 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -260,9 +260,9 @@ absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
       double tol = 0;
       if (!absl::SimpleAtod(absl::StripAsciiWhitespace(raw), &tol) || !std::isfinite(tol) ||
           tol < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "parameter ACCURACY_TOLERANCE: '", raw,
-            "' is not a non-negative number (a relative L2 difference, e.g. 0.05)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("parameter ACCURACY_TOLERANCE: '", raw,
+                         "' is not a non-negative number (a relative L2 difference, e.g. 0.05)"));
       }
       o.accuracy_tolerance = tol;
     } else if (key == "QUANTIZED_ENGINE") {
@@ -335,7 +335,7 @@ c10::IValue RunAccelerated(AcceleratedModule& m, std::vector<c10::IValue> args) 
 absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
                                              const AccelerationOptions& options,
                                              const std::vector<std::vector<c10::IValue>>& samples) {
-  AcceleratedModule plain{original, RunMode::kPlain, options.inference_mode, "as loaded", {}};
+  AcceleratedModule plain{original, RunMode::kPlain, options.inference_mode, "as loaded", {}, std::nullopt};
   const bool quantized = HasQuantizedOps(original);
   if (quantized) {
     // Made by tools/ptserve-optimize (or torch.ao.quantization): already
@@ -378,32 +378,50 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     return m;
   };
   if (options.quantization == Quantization::kDynamicInt8) {
-    candidates.push_back({"frozen + dynamic int8", int8, [&]() -> AcceleratedModule {
-      Module m = Freeze(original);
-      const DynamicQuantizationCount n = QuantizeDynamicInt8(m.get_method("forward").graph());
-      if (n.total() == 0) {
-        throw std::runtime_error("no Linear or LSTM layer with constant fp32 weights to quantize");
-      }
-      return AcceleratedModule{
-          m, RunMode::kPlain, options.inference_mode,
-          absl::StrCat("frozen + dynamic int8 (", n.linear, " Linear, ", n.lstm,
-                       " LSTM layers, engine ", EngineName(at::globalContext().qEngine()), ")"),
-          {}};
-    }, true});
+    candidates.push_back(
+        {"frozen + dynamic int8", int8,
+         [&]() -> AcceleratedModule {
+           Module m = Freeze(original);
+           const DynamicQuantizationCount n = QuantizeDynamicInt8(m.get_method("forward").graph());
+           if (n.total() == 0) {
+             throw std::runtime_error(
+                 "no Linear or LSTM layer with constant fp32 weights to quantize");
+           }
+           return AcceleratedModule{m,
+                                    RunMode::kPlain,
+                                    options.inference_mode,
+                                    absl::StrCat("frozen + dynamic int8 (", n.linear, " Linear, ",
+                                                 n.lstm, " LSTM layers, engine ",
+                                                 EngineName(at::globalContext().qEngine()), ")"),
+                                    {}, std::nullopt};
+         },
+         true});
   }
   if (options.precision == Precision::kBf16) {
-    candidates.push_back({"bf16 weights", bf16, [&] {
-      Module m = original.deepcopy();
-      m.to(at::kBFloat16);
-      if (optimize) m = torch::jit::freeze(m);
-      return AcceleratedModule{m, RunMode::kBf16Weights, options.inference_mode,
-                               optimize ? "frozen, bf16 weights" : "bf16 weights", {}};
-    }, true});
-    candidates.push_back({"bf16 autocast", bf16, [&] {
-      Module m = optimize ? Freeze(original) : original;
-      return AcceleratedModule{m, RunMode::kBf16Autocast, options.inference_mode,
-                               optimize ? "frozen, CPU autocast bf16" : "CPU autocast bf16", {}};
-    }, true});
+    candidates.push_back({"bf16 weights", bf16,
+                          [&] {
+                            Module m = original.deepcopy();
+                            m.to(at::kBFloat16);
+                            if (optimize) m = torch::jit::freeze(m);
+                            return AcceleratedModule{
+                                m,
+                                RunMode::kBf16Weights,
+                                options.inference_mode,
+                                optimize ? "frozen, bf16 weights" : "bf16 weights",
+                                {}, std::nullopt};
+                          },
+                          true});
+    candidates.push_back({"bf16 autocast", bf16,
+                          [&] {
+                            Module m = optimize ? Freeze(original) : original;
+                            return AcceleratedModule{
+                                m,
+                                RunMode::kBf16Autocast,
+                                options.inference_mode,
+                                optimize ? "frozen, CPU autocast bf16" : "CPU autocast bf16",
+                                {}, std::nullopt};
+                          },
+                          true});
   }
   const size_t reduced_candidates = candidates.size();
   if (optimize) {
@@ -411,20 +429,30 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     // signal, not an exception: see onednn_probe.h) that candidate would kill the server.
     const std::string& onednn = OneDnnFailure();
     if (onednn.empty()) {
-      candidates.push_back({"frozen + optimize_for_inference", exact, [&] {
-        return AcceleratedModule{frozen_ofi(), RunMode::kPlain, options.inference_mode,
-                                 "frozen + optimize_for_inference", {}};
-      }, explicit_optimize});
+      candidates.push_back({"frozen + optimize_for_inference", exact,
+                            [&] {
+                              return AcceleratedModule{frozen_ofi(),
+                                                       RunMode::kPlain,
+                                                       options.inference_mode,
+                                                       "frozen + optimize_for_inference",
+                                                       {}, std::nullopt};
+                            },
+                            explicit_optimize});
     }
-    candidates.push_back({"frozen", exact, [&] {
-      std::vector<std::string> notes;
-      if (!onednn.empty()) {
-        notes.push_back(absl::StrCat("optimize_for_inference skipped: oneDNN does not work on "
-                                     "this CPU (", onednn, ")"));
-      }
-      return AcceleratedModule{Freeze(original), RunMode::kPlain, options.inference_mode,
-                               "frozen", std::move(notes)};
-    }, explicit_optimize});
+    candidates.push_back({"frozen", exact,
+                          [&] {
+                            std::vector<std::string> notes;
+                            if (!onednn.empty()) {
+                              notes.push_back(absl::StrCat(
+                                  "optimize_for_inference skipped: oneDNN does not work on "
+                                  "this CPU (",
+                                  onednn, ")"));
+                            }
+                            return AcceleratedModule{Freeze(original), RunMode::kPlain,
+                                                     options.inference_mode, "frozen",
+                                                     std::move(notes), std::nullopt};
+                          },
+                          explicit_optimize});
   }
 
   // The original's outputs on the samples: what every candidate must match.
@@ -467,9 +495,10 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
         const double difference = deviation.empty() ? RelativeDifference(refs, outs) : 0;
         if (deviation.empty() && c.requested && options.accuracy_tolerance &&
             !(difference <= *options.accuracy_tolerance)) {
-          deviation = absl::StrFormat("outputs differ by %.3g relative (L2), beyond "
-                                      "ACCURACY_TOLERANCE %.3g",
-                                      difference, *options.accuracy_tolerance);
+          deviation = absl::StrFormat(
+              "outputs differ by %.3g relative (L2), beyond "
+              "ACCURACY_TOLERANCE %.3g",
+              difference, *options.accuracy_tolerance);
           gated = true;
         }
         if (!deviation.empty()) {

@@ -426,16 +426,16 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
   // Triton's reshape: the backend sees the model-side shapes.
   TensorReshapes reshapes;
   for (const auto& in : c.input()) {
-    reshapes.inputs.push_back(in.has_reshape() ? std::optional<Shape>(Shape(
-                                                     in.reshape().shape().begin(),
-                                                     in.reshape().shape().end()))
-                                               : std::nullopt);
+    reshapes.inputs.push_back(
+        in.has_reshape()
+            ? std::optional<Shape>(Shape(in.reshape().shape().begin(), in.reshape().shape().end()))
+            : std::nullopt);
   }
   for (const auto& out : c.output()) {
-    reshapes.outputs.push_back(out.has_reshape() ? std::optional<Shape>(Shape(
-                                                       out.reshape().shape().begin(),
-                                                       out.reshape().shape().end()))
-                                                 : std::nullopt);
+    reshapes.outputs.push_back(out.has_reshape()
+                                   ? std::optional<Shape>(Shape(out.reshape().shape().begin(),
+                                                                out.reshape().shape().end()))
+                                   : std::nullopt);
   }
   request.inputs = ModelSideSpecs(plan.inputs, reshapes.inputs);
   request.outputs = ModelSideSpecs(plan.outputs, reshapes.outputs);
@@ -458,8 +458,8 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
             Reshape(std::move(ordered[i]), *reshapes.inputs[i], request.batched);
         if (!reshaped.ok()) {
           return absl::InvalidArgumentError(absl::StrCat(plan.config_file, ": model_warmup input '",
-                                                         plan.inputs[i].name, "': ",
-                                                         reshaped.status().message()));
+                                                         plan.inputs[i].name,
+                                                         "': ", reshaped.status().message()));
         }
         ordered[i] = std::move(*reshaped);
       }
