@@ -422,6 +422,18 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     }
     RETURN_IF_ERROR(options.load_operator_library(path, absl::StrCat("model '", c.name(), "'")));
   }
+  if (plan.params.inter_op_threads > 0 && options.inter_op_threads > 0 &&
+      plan.params.inter_op_threads != options.inter_op_threads) {
+    // Triton sets it per model, but libtorch's pool is sized once per process: only the
+    // first model would get it, silently.
+    return absl::InvalidArgumentError(absl::StrCat(
+        plan.config_file, ": parameter INTER_OP_THREAD_COUNT ", plan.params.inter_op_threads,
+        ": libtorch's inter-op thread pool is one per process, and this server's has ",
+        options.inter_op_threads,
+        " thread(s) (--inter-op-threads); start the server with "
+        "--inter-op-threads ",
+        plan.params.inter_op_threads, " or remove the parameter"));
+  }
   request.batched = c.max_batch_size() > 0;
   // Triton's reshape: the backend sees the model-side shapes.
   TensorReshapes reshapes;
