@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/half.h"
+#include "core/json_string.h"
 #include "core/status_macros.h"
 #include "simdjson.h"
 
@@ -69,28 +70,6 @@ void AppendNumber(DataType t, double d, int64_t i, bool is_int, std::string* out
 void AppendBytesElement(absl::string_view s, std::string* out) {
   AppendRaw(static_cast<uint32_t>(s.size()), out);
   out->append(s.data(), s.size());
-}
-
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 template <typename T>
@@ -484,7 +463,7 @@ std::string TensorDataJson(const InputTensor& tensor) {
         uint32_t len = ReadRaw<uint32_t>(p);
         p += 4;
         if (static_cast<size_t>(end - p) < len) return out + "]";
-        AppendJsonString(absl::string_view(p, len), &out);
+        AppendJsonString(&out, std::string_view(p, len));
         p += len;
         continue;
       }
@@ -520,7 +499,7 @@ absl::StatusOr<RequestSpec> BuildRequest(const std::vector<InputTensor>& inputs,
     const InputTensor& t = inputs[i];
     if (i > 0) json.push_back(',');
     json.append("{\"name\":");
-    AppendJsonString(t.meta.name, &json);
+    AppendJsonString(&json, t.meta.name);
     absl::StrAppend(&json, ",\"shape\":", ShapeJson(t.meta.shape), ",\"datatype\":\"",
                     Sv(DataTypeName(t.meta.datatype)), "\",");
     if (options.binary) {

@@ -1,5 +1,5 @@
-// Small, fast JSON writing helpers: string escaping and number formatting,
-// appending to one std::string. Used by every codec and by the server for
+// Small, fast JSON writing helpers: string escaping (core/json_string.h) and
+// number formatting, appending to one std::string. Used by every codec and by the server for
 // error bodies.
 //
 //   std::string out = "{\"name\":";
@@ -10,11 +10,10 @@
 //
 // Contract:
 // - Output is always valid JSON (RFC 8259), whatever the input.
-// - Strings: `"` and `\` are backslash-escaped; control characters (< 0x20)
-//   are written as \n, \t, \r, \b, \f or \u00XX. Well-formed UTF-8 passes
-//   through unchanged. Each byte that is not part of a well-formed UTF-8
-//   sequence is written as \u00XX (i.e. read as Latin-1): the JSON stays valid
-//   but such bytes do not round-trip exactly; ask for binary output for that.
+// - Strings: see core/json_string.h (control characters and DEL escaped,
+//   well-formed UTF-8 unchanged, other bytes as \u00XX, i.e. read as Latin-1:
+//   the JSON stays valid but such bytes do not round-trip exactly; ask for
+//   binary output for that).
 // - Numbers: integers exactly; floats and doubles in the shortest form that
 //   reads back to the same value (std::to_chars). NaN and infinities, which
 //   JSON cannot represent as numbers, are written as the strings "NaN",
@@ -28,10 +27,9 @@
 #include <string>
 #include <string_view>
 
-namespace ptserve {
+#include "core/json_string.h"  // AppendJsonString
 
-// Appends `value` as a quoted, escaped JSON string.
-void AppendJsonString(std::string* out, std::string_view value);
+namespace ptserve {
 
 void AppendJsonInt(std::string* out, int64_t value);
 void AppendJsonUint(std::string* out, uint64_t value);

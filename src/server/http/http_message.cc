@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/strings/string_view.h"
+#include "core/json_string.h"
 
 namespace ptserve::http {
 
@@ -31,80 +32,6 @@ void HttpRequest::Clear() {
   remote_address.clear();
 }
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence at the start of `s` (Unicode 15, table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
-size_t Utf8SequenceLength(std::string_view s) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto cont = [&](size_t i) { return i < s.size() && (byte(i) & 0xc0) == 0x80; };
-  const unsigned char c = byte(0);
-  if (c < 0x80) return 1;
-  if (c < 0xc2 || c > 0xf4) return 0;
-  if (c < 0xe0) return cont(1) ? 2 : 0;
-  if (!cont(1)) return 0;
-  if (c < 0xf0) {
-    if ((c == 0xe0 && byte(1) < 0xa0) || (c == 0xed && byte(1) >= 0xa0)) return 0;
-    return cont(2) ? 3 : 0;
-  }
-  if ((c == 0xf0 && byte(1) < 0x90) || (c == 0xf4 && byte(1) >= 0x90)) return 0;
-  return cont(2) && cont(3) ? 4 : 0;
-}
-
-}  // namespace
-
-void AppendJsonEscaped(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  size_t i = 0;
-  while (i < text.size()) {
-    const char c = text[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      const size_t n = Utf8SequenceLength(text.substr(i));
-      if (n == 0) {
-        out->append("\\ufffd");  // an invalid byte: U+FFFD REPLACEMENT CHARACTER
-        ++i;
-      } else {
-        out->append(text.data() + i, n);
-        i += n;
-      }
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-}
-
 std::string JsonError(std::string_view message) {
   const bool cut = message.size() > kMaxErrorMessageBytes;
   if (cut) {
@@ -115,10 +42,13 @@ std::string JsonError(std::string_view message) {
   }
   std::string out;
   out.reserve(message.size() + 17);
-  out.append(R"({"error":")");
-  AppendJsonEscaped(message, &out);
-  if (cut) out.append("...");
-  out.append("\"}");
+  out.append(R"({"error":)");
+  if (cut) {
+    AppendJsonString(&out, std::string(message) + "...", InvalidUtf8::kReplacement);
+  } else {
+    AppendJsonString(&out, message, InvalidUtf8::kReplacement);
+  }
+  out.push_back('}');
   return out;
 }
 

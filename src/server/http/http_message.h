@@ -59,14 +59,9 @@ struct HttpResponse {
   std::string body;
 };
 
-// Appends `text` to `out` escaped for use inside a JSON string literal (no quotes added). The
-// result is always valid JSON and valid UTF-8, whatever `text` holds: '"' and '\\' are escaped,
-// control bytes and DEL become \u00XX (or \n, \t, ...), and every byte that is not part of a
-// well-formed UTF-8 sequence becomes \ufffd (U+FFFD); well-formed UTF-8 is copied.
-void AppendJsonEscaped(std::string_view text, std::string* out);
-
 // {"error":"<message, escaped>"}: the one place error bodies are built, so every error body is
-// valid JSON and UTF-8 even when the message quotes request bytes. A message longer than
+// valid JSON and UTF-8 even when the message quotes request bytes (core/json_string.h; a byte
+// that is not well-formed UTF-8 becomes \ufffd). A message longer than
 // kMaxErrorMessageBytes is cut there and ends with "...".
 inline constexpr size_t kMaxErrorMessageBytes = 4096;
 std::string JsonError(std::string_view message);
