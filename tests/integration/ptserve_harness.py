@@ -46,10 +46,11 @@ class Server:
         fd, self.log_path = tempfile.mkstemp(prefix="ptserve-", suffix=".log")
         os.close(fd)
         self._log = open(self.log_path, "w")
-        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0",
-               "--management-port", "0"] + self.args
-        if not any(a.startswith("--grpc-port") for a in self.args):
-            cmd += ["--grpc-port", "0"]  # never the default 8001: tests run servers side by side
+        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0"] + self.args
+        # Never the default ports (8003, 8001): tests run servers side by side.
+        for flag in ("--management-port", "--grpc-port"):
+            if not any(a.startswith(flag) for a in self.args):
+                cmd += [flag, "0"]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while self.port is None:
