@@ -384,3 +384,34 @@ def test_grpc_port_off_and_bad_values():
                            [s.proc.args[0], "--model-repository", repo, "--grpc-port", bad,
                             "--http-port", "0"], capture_output=True, timeout=60)
         assert r.returncode != 0 and b"grpc-port" in r.stdout + r.stderr
+
+
+def test_http_and_grpc_requests_batch_together():
+    # One queue per model whatever the protocol: an HTTP request and a gRPC request that arrive
+    # within the queue delay run as one batch of 2.
+    repo = make_repository(["mlp"])
+    path = os.path.join(repo, "mlp", "config.pbtxt")
+    with open(path) as f:
+        config = f.read()
+    assert "max_queue_delay_microseconds: 500" in config
+    with open(path, "w") as f:
+        f.write(config.replace("max_queue_delay_microseconds: 500",
+                               "max_queue_delay_microseconds: 5000000 preferred_batch_size: [ 2 ]"))
+    with Server(repo) as s, channel(s) as ch:
+        stub = pb_grpc.GRPCInferenceServiceStub(ch)
+        x = np.random.default_rng(7).random((1, 784), dtype=np.float32)
+        http_answer = {}
+
+        def http():
+            status, headers, body = s.request("POST", "/v2/models/mlp/infer", {"inputs": [
+                {"name": "INPUT__0", "datatype": "FP32", "shape": [1, 784],
+                 "data": x.ravel().tolist()}]})
+            http_answer.update(status=status, batch=headers.get("x-batch-size"))
+        t = threading.Thread(target=http)
+        started = time.time()
+        t.start()
+        resp = stub.ModelInfer(mlp_request(values=x, raw=True)[0], timeout=60)
+        t.join()
+        assert time.time() - started < 4.5  # answered when the batch of 2 formed, not at 5 s
+        assert http_answer == {"status": 200, "batch": "2"}, http_answer
+        assert resp.parameters["batch_size"].int64_param == 2
