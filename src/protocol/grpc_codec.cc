@@ -295,4 +295,24 @@ void EncodeGrpcModelMetadata(const ModelMetadata& metadata,
   }
 }
 
+void EncodeGrpcModelStatistics(const std::vector<ModelStatistics>& statistics,
+                               inference::ModelStatisticsResponse* out) {
+  for (const ModelStatistics& s : statistics) {
+    auto* m = out->add_model_stats();
+    m->set_name(s.name);
+    m->set_version(s.version);
+    m->set_last_inference(s.last_inference_ms);
+    m->set_inference_count(s.inference_count);
+    auto* stats = m->mutable_inference_stats();
+    stats->mutable_success()->set_count(s.success_count);
+    stats->mutable_success()->set_ns(s.success_ns);
+    stats->mutable_fail()->set_count(s.failure_count);
+    stats->mutable_fail()->set_ns(s.failure_ns);
+    stats->mutable_queue()->set_count(s.success_count);
+    stats->mutable_queue()->set_ns(s.queue_ns);
+    stats->mutable_compute_infer()->set_count(s.success_count);
+    stats->mutable_compute_infer()->set_ns(s.compute_ns);
+  }
+}
+
 }  // namespace ptserve

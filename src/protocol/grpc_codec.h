@@ -14,6 +14,7 @@
 #include "protocol/decode_limits.h"
 #include "protocol/grpc_service.pb.h"
 #include "protocol/model_metadata.h"
+#include "protocol/model_statistics.h"
 
 namespace ptserve {
 
@@ -38,6 +39,11 @@ void EncodeGrpcInferResponse(const InferenceResponse& response,
 void EncodeGrpcServerMetadata(const ServerMetadata& metadata,
                               inference::ServerMetadataResponse* out);
 void EncodeGrpcModelMetadata(const ModelMetadata& metadata, inference::ModelMetadataResponse* out);
+// Triton's ModelStatistics: success/fail/queue/compute_infer durations (count and total ns),
+// inference_count, last_inference; execution_count and batch_stats are left 0/empty (see
+// ptserve_inference_executions_total and ptserve_inference_batch_size in GET /metrics).
+void EncodeGrpcModelStatistics(const std::vector<ModelStatistics>& statistics,
+                               inference::ModelStatisticsResponse* out);
 
 }  // namespace ptserve
 

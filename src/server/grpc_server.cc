@@ -190,11 +190,11 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
   }
 
   ServerUnaryReactor* ModelStatistics(CallbackServerContext* context,
-                                      const inference::ModelStatisticsRequest*,
-                                      inference::ModelStatisticsResponse*) override {
-    return Answer(context, absl::UnimplementedError(
-                               "ModelStatistics is not served yet; the same counts and "
-                               "durations are in GET /metrics (ptserve_inference_*)"));
+                                      const inference::ModelStatisticsRequest* request,
+                                      inference::ModelStatisticsResponse* response) override {
+    auto statistics = service_->Statistics(request->name(), request->version());
+    if (statistics.ok()) EncodeGrpcModelStatistics(*statistics, response);
+    return Answer(context, statistics.status());
   }
 
   // Repository ---------------------------------------------------------------

@@ -4,7 +4,7 @@
 //     ModelInfer (typed contents or raw_input_contents; answers in
 //     raw_output_contents), ModelStreamInfer (bidirectional; responses
 //     matched by id, errors per request in error_message), ModelConfig,
-//     ModelStatistics (UNIMPLEMENTED: the counts are in GET /metrics),
+//     ModelStatistics,
 //     RepositoryIndex, RepositoryModelLoad, RepositoryModelUnload;
 //   - grpc.health.v1.Health (Check) for Kubernetes' gRPC probes: service ""
 //     or "live" is SERVING while the process runs; "ready" or

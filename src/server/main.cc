@@ -372,12 +372,17 @@ int Run(int argc, char** argv) {
     options.management_address = flags.management_address;
     options.management_token = flags.management_token;
     auto created = GrpcServer::Create(options, &service);
-    if (!created.ok()) {
+    if (created.ok()) {
+      grpc_server = std::move(*created);
+      spdlog::info("gRPC server listening on {}:{}", options.address, grpc_server->port());
+    } else if (created.status().code() == absl::StatusCode::kUnimplemented &&
+               app.get_option("--grpc-port")->count() == 0) {
+      // Built without gRPC and not asked for it: the default port is not a promise.
+      spdlog::warn("no gRPC: {}", std::string(created.status().message()));
+    } else {
       spdlog::error("--grpc-port {}: {}", flags.grpc_port, std::string(created.status().message()));
       return 1;
     }
-    grpc_server = std::move(*created);
-    spdlog::info("gRPC server listening on {}:{}", options.address, grpc_server->port());
   }
 
   std::unique_ptr<ManagementApi> management;

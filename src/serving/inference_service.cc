@@ -149,7 +149,7 @@ absl::StatusOr<InferenceService::Target> InferenceService::Resolve(
 }
 
 void InferenceService::Record(const Target& target, const Call& call, const absl::Status& status,
-                              const InferenceTiming& timing) const {
+                              const InferenceTiming& timing, int64_t rows) {
   const int64_t total_us = MicrosBetween(call.received, Clock::Real()->Now());
   if (status.ok()) {
     target.metrics->RecordRequest(metrics::Outcome::kSuccess, total_us, timing);
@@ -158,6 +158,8 @@ void InferenceService::Record(const Target& target, const Call& call, const absl
   }
   const std::string& model = target.version->name();
   const std::string& version = target.version->version_string();
+  statistics_.Record(model, version, status.ok(), total_us, timing.queue_us, timing.compute_us,
+                     rows);
   const std::string status_name = NameOf(call, status);
   if (options_.log_requests) {
     static const std::shared_ptr<spdlog::logger> access = spdlog::get("access");
@@ -195,7 +197,7 @@ void InferenceService::Record(const Target& target, const Call& call, const absl
 void InferenceService::Fail(const Target& target, const absl::Status& status, const Call& call,
                             const Done& done) {
   done(status, ServedBy{target.version->name(), target.version->version_string(), target.variant});
-  Record(target, call, status, InferenceTiming{});
+  Record(target, call, status, InferenceTiming{}, 0);
 }
 
 InferenceService::Cancel InferenceService::Infer(const Call& call, const std::string& name,
@@ -248,9 +250,13 @@ InferenceService::Cancel InferenceService::Submit(Target target, InferenceReques
     if (!ticket.ok()) comparison->Offer(false, ticket.status());
   }
   std::shared_ptr<ModelVersion> version = target.version;
+  const int64_t rows = version->batched() && !request.inputs.empty() &&
+                               !request.inputs[0].tensor.shape().empty()
+                           ? request.inputs[0].tensor.shape()[0]
+                           : 1;
   auto ticket = version->Infer(
       std::move(request),
-      [this, done, target, call, comparisons, start](absl::StatusOr<InferenceResponse> r) {
+      [this, done, target, call, comparisons, start, rows](absl::StatusOr<InferenceResponse> r) {
         if (target.router) {
           target.router->RecordResult(
               target.variant, r.ok(),
@@ -261,7 +267,7 @@ InferenceService::Cancel InferenceService::Submit(Target target, InferenceReques
         const InferenceTiming timing = r.ok() ? r->timing : InferenceTiming{};
         done(std::move(r), ServedBy{target.version->name(), target.version->version_string(),
                                     target.variant});
-        Record(target, call, status, timing);
+        Record(target, call, status, timing, rows);
       });
   if (!ticket.ok()) {
     for (auto& c : comparisons) c->Offer(true, ticket.status());
@@ -313,6 +319,33 @@ absl::StatusOr<ModelMetadata> InferenceService::Metadata(const std::string& name
   metadata.outputs = TensorsMetadata(v.outputs(), v.batched());
   metadata.max_batch_size = v.config().max_batch_size();
   return metadata;
+}
+
+absl::StatusOr<std::vector<ModelStatistics>> InferenceService::Statistics(
+    const std::string& name, const std::string& version) const {
+  std::vector<std::string> names;
+  if (name.empty()) {
+    names = repository_->ListModels();
+  } else {
+    RETURN_IF_ERROR(ModelRepository::CheckModelName(name));
+    names.push_back(name);
+  }
+  std::vector<ModelStatistics> out;
+  for (const std::string& model : names) {
+    for (const auto& v : repository_->Versions(model)) {
+      if (!version.empty() && v->version_string() != version) continue;
+      const RequestStatistics::Totals t = statistics_.Read(model, v->version_string());
+      out.push_back(ModelStatistics{model, v->version_string(), t.last_ms, t.rows, t.success,
+                                    t.total_ns, t.failure, t.failure_ns, t.queue_ns,
+                                    t.compute_ns});
+    }
+  }
+  if (!name.empty() && out.empty()) {
+    return absl::NotFoundError(
+        version.empty() ? absl::StrCat("model '", name, "' has no loaded version")
+                        : absl::StrCat("model '", name, "' has no loaded version ", version));
+  }
+  return out;
 }
 
 absl::StatusOr<std::shared_ptr<ModelVersion>> InferenceService::Version(

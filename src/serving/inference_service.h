@@ -44,7 +44,9 @@
 #include "core/log_throttle.h"
 #include "metrics/inference_metrics.h"
 #include "protocol/model_metadata.h"
+#include "protocol/model_statistics.h"
 #include "repository/model_repository.h"
+#include "serving/request_statistics.h"
 
 namespace ptserve {
 
@@ -140,6 +142,11 @@ class InferenceService {
   ServerMetadata Metadata() const;
   absl::StatusOr<ModelMetadata> Metadata(const std::string& name, const std::string& version,
                                          const HeaderLookup& headers) const;
+  // Request statistics of every loaded version of model `name` ("" = every model; `version`
+  // "" = every loaded version), counted by this service since start. NotFound for an unknown
+  // model or version. Routed names are not models: their traffic counts on the variants.
+  absl::StatusOr<std::vector<ModelStatistics>> Statistics(const std::string& name,
+                                                          const std::string& version) const;
   // The model's config (not routed names).
   absl::StatusOr<std::shared_ptr<ModelVersion>> Version(const std::string& name,
                                                         const std::string& version) const;
@@ -164,11 +171,12 @@ class InferenceService {
   void Fail(const Target& target, const absl::Status& status, const Call& call, const Done& done);
   // Metrics, access log, slow-request and server-error logging.
   void Record(const Target& target, const Call& call, const absl::Status& status,
-              const InferenceTiming& timing) const;
+              const InferenceTiming& timing, int64_t rows);
 
   const Options options_;
   ModelRepository* const repository_;
   std::atomic<bool> shutting_down_{false};
+  RequestStatistics statistics_;
   // Server errors and slow requests are logged at most once a second per model, version and
   // status (or "slow"): under overload every request would otherwise write a warning.
   mutable LogThrottle warning_log_{1'000'000};

@@ -223,6 +223,32 @@ TEST_F(InferenceServiceTest, ReadinessAndMetadata) {
   EXPECT_EQ(Service().Ready().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(InferenceServiceTest, StatisticsCountRequestsPerVersion) {
+  AddModel("echo");
+  AddModel("other");
+  ASSERT_EQ(Infer("echo", Request({1, 2})).code, absl::StatusCode::kOk);
+  InferenceRequest two_rows;
+  two_rows.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, {2, 2}).value()});
+  ASSERT_EQ(Infer("echo", std::move(two_rows)).code, absl::StatusCode::kOk);
+  ASSERT_EQ(Infer("echo", Request({1})).code, absl::StatusCode::kInvalidArgument);
+  auto stats = Service().Statistics("echo", "");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->size(), 1u);
+  const ModelStatistics& s = (*stats)[0];
+  EXPECT_EQ(s.version, "1");
+  EXPECT_EQ(s.success_count, 2u);
+  EXPECT_EQ(s.failure_count, 1u);
+  EXPECT_EQ(s.inference_count, 3u);
+  EXPECT_GT(s.last_inference_ms, 0u);
+  auto all = Service().Statistics("", "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_EQ(Service().Statistics("nope", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Service().Statistics("echo", "9").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Service().Statistics("../x", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(IsServerErrorTest, FollowsTheHttpTable) {
   EXPECT_FALSE(IsServerError(absl::OkStatus()));
   EXPECT_FALSE(IsServerError(absl::InvalidArgumentError("")));

@@ -316,8 +316,38 @@ def test_model_config(server, stub):
     assert cfg.name == "mlp" and cfg.max_batch_size == http_cfg["max_batch_size"] == 64
     assert [i.name for i in cfg.input] == ["INPUT__0"]
     expect_error(grpc.StatusCode.NOT_FOUND, stub.ModelConfig, pb.ModelConfigRequest(name="nope"))
-    expect_error(grpc.StatusCode.UNIMPLEMENTED, stub.ModelStatistics,
-                 pb.ModelStatisticsRequest(name="mlp"), contains="/metrics")
+
+
+def test_model_statistics(server, stub):
+    def mlp_stats():
+        r = stub.ModelStatistics(pb.ModelStatisticsRequest(name="mlp"))
+        assert [(m.name, m.version) for m in r.model_stats] == [("mlp", "1")]
+        return r.model_stats[0]
+    before = mlp_stats()
+    stub.ModelInfer(mlp_request(rows=3)[0])
+    server.json("POST", "/v2/models/mlp/infer", {"inputs": [
+        {"name": "INPUT__0", "datatype": "FP32", "shape": [2, 784], "data": [0.0] * 1568}]})
+    bad, _ = mlp_request(raw=True)
+    bad.raw_input_contents[0] = b""
+    with pytest.raises(grpc.RpcError):
+        stub.ModelInfer(bad)
+    after = mlp_stats()
+    s0, s1 = before.inference_stats, after.inference_stats
+    assert s1.success.count == s0.success.count + 2  # HTTP and gRPC alike
+    assert after.inference_count == before.inference_count + 5
+    assert s1.fail.count == s0.fail.count + 1
+    assert s1.success.ns > s0.success.ns and s1.compute_infer.ns > s0.compute_infer.ns
+    assert after.last_inference > 0
+    everything = stub.ModelStatistics(pb.ModelStatisticsRequest())
+    assert {"mlp", "text", "digits", "resnet18"} <= {m.name for m in everything.model_stats}
+    expect_error(grpc.StatusCode.NOT_FOUND, stub.ModelStatistics,
+                 pb.ModelStatisticsRequest(name="nope"))
+    expect_error(grpc.StatusCode.NOT_FOUND, stub.ModelStatistics,
+                 pb.ModelStatisticsRequest(name="mlp", version="9"))
+    for name in ("../mlp", ".", "a/b", "\x00"):
+        expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.ModelStatistics,
+                     pb.ModelStatisticsRequest(name=name), contains="not a valid model name")
+    assert_serving(server, stub)
 
 
 def test_repository_rpcs_token_and_hostile_names():
