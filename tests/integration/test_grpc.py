@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from ptserve_harness import ROOT, Server, make_repository
+from ptserve_harness import BUILD, ROOT, Server, make_repository
 
 grpc = pytest.importorskip("grpc")
 
@@ -410,8 +410,7 @@ def test_grpc_port_off_and_bad_values():
     with Server(repo, args=["--grpc-port", "-1"]) as s:
         assert s.grpc_port is None and "gRPC server listening" not in s.log()
     for bad in ("-2", "70000", "x"):
-        r = subprocess.run([os.path.join(os.path.dirname(s.log_path), "x")] if False else
-                           [s.proc.args[0], "--model-repository", repo, "--grpc-port", bad,
+        r = subprocess.run([s.proc.args[0], "--model-repository", repo, "--grpc-port", bad,
                             "--http-port", "0"], capture_output=True, timeout=60)
         assert r.returncode != 0 and b"grpc-port" in r.stdout + r.stderr
 
@@ -445,3 +444,19 @@ def test_http_and_grpc_requests_batch_together():
         assert time.time() - started < 4.5  # answered when the batch of 2 formed, not at 5 s
         assert http_answer == {"status": 200, "batch": "2"}, http_answer
         assert resp.parameters["batch_size"].int64_param == 2
+
+
+def test_bench_over_grpc(server):
+    bench = os.path.join(BUILD, "bench", "ptserve-bench")
+    if not os.access(bench, os.X_OK):
+        pytest.skip("ptserve-bench not built")
+    r = subprocess.run([bench, "-i", "grpc", "-m", "mlp", "-u", f"127.0.0.1:{server.grpc_port}",
+                        "--concurrency-range", "2", "--requests", "40", "--warmup-ms", "200"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    row = r.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "2" and float(row[1]) > 0, r.stdout
+    assert row[8] == "0", r.stdout  # errors
+    r = subprocess.run([bench, "-i", "grpc", "-m", "nope", "-u", f"127.0.0.1:{server.grpc_port}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "nope" in r.stderr, r.stderr
