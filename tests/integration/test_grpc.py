@@ -280,6 +280,18 @@ def test_stream_infer_matches_ids_and_reports_errors(server, stub):
     assert_serving(server, stub)
 
 
+def test_stream_backpressure_and_empty_streams(server, stub):
+    # More requests than a stream keeps in flight (256): reading pauses and resumes; every one
+    # is answered once.
+    n = 700
+    reqs = [mlp_request(values=np.full((1, 784), i, dtype=np.float32), raw=True, id=f"p-{i}")[0]
+            for i in range(n)]
+    ids = [r.infer_response.id for r in stub.ModelStreamInfer(iter(reqs), timeout=120)]
+    assert sorted(ids) == sorted(f"p-{i}" for i in range(n))
+    assert list(stub.ModelStreamInfer(iter([]), timeout=30)) == []
+    assert_serving(server, stub)
+
+
 def test_stream_abandoned_midway(server, stub):
     stop = threading.Event()
 
