@@ -6,6 +6,7 @@ alive and serving.
 """
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -472,3 +473,32 @@ def test_bench_over_grpc(server):
     r = subprocess.run([bench, "-i", "grpc", "-m", "nope", "-u", f"127.0.0.1:{server.grpc_port}"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "nope" in r.stderr, r.stderr
+
+
+def test_readiness_turns_false_on_sigterm_and_exit_is_clean():
+    repo = make_repository(["mlp"])
+    s = Server(repo, args=["--drain-secs", "3"])
+    s.start()
+    try:
+        with channel(s) as ch:
+            stub = pb_grpc.GRPCInferenceServiceStub(ch)
+            health = health_grpc.HealthStub(ch)
+            assert stub.ServerReady(pb.ServerReadyRequest(), timeout=10).ready
+            s.proc.send_signal(signal.SIGTERM)
+            serving = health_pb.HealthCheckResponse.SERVING
+
+            def not_ready():
+                return not stub.ServerReady(pb.ServerReadyRequest(), timeout=5).ready
+            deadline = time.time() + 2
+            while time.time() < deadline and not not_ready():
+                time.sleep(0.05)
+            assert not_ready()
+            assert health.Check(health_pb.HealthCheckRequest(service="ready"),
+                                timeout=5).status == health_pb.HealthCheckResponse.NOT_SERVING
+            assert health.Check(health_pb.HealthCheckRequest(service="live"),
+                                timeout=5).status == serving
+            # Inference still works while draining.
+            assert raw_output(stub.ModelInfer(mlp_request()[0], timeout=30)).shape == (1, 10)
+        assert s.proc.wait(60) == 0, s.log()
+    finally:
+        s.stop()
