@@ -22,6 +22,15 @@ def test_health(server):
     assert server.request("GET", "/v2/health/ready")[0] == 200
 
 
+def test_process_keeps_its_name_after_the_startup_reexec(server):
+    # ptserve re-executes itself once to set OpenMP/OpenBLAS defaults; ps, top and pgrep must
+    # still call it ptserve (an exec of /proc/self/exe would make it "exe").
+    with open(f"/proc/{server.proc.pid}/comm") as f:
+        assert f.read().strip() == "ptserve"
+    with open(f"/proc/{server.proc.pid}/environ", "rb") as f:
+        assert b"OMP_WAIT_POLICY=PASSIVE" in f.read().split(b"\0")  # it did re-exec
+
+
 def test_server_metadata(server):
     status, body = server.json("GET", "/v2")
     assert status == 200

@@ -195,6 +195,17 @@ def test_metrics_endpoint_and_exact_counters(mlp_server):
     assert value(after, "process_resident_memory_bytes") > 1e6
 
 
+def test_reloaded_version_stays_ready_in_the_metrics(mlp_server):
+    # A reload of the version that serves replaces it with itself: its state series must say
+    # READY afterwards (it once said UNLOADED: the retired copy's state was written last).
+    status, out = mlp_server.manage("/v2/repository/models/mlp/load")
+    assert status == 200, out
+    after = parse_metrics(scrape(mlp_server)[1])
+    v = {"model": "mlp", "version": "1"}
+    assert value(after, "ptserve_model_state", state="READY", **v) == 1
+    assert value(after, "ptserve_model_state", state="UNLOADED", **v) == 0
+
+
 def test_histogram_buckets_are_cumulative(mlp_server):
     samples = parse_metrics(scrape(mlp_server)[1])
     buckets = sorted(
