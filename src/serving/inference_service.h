@@ -86,7 +86,10 @@ class InferenceService {
     int64_t slow_request_us = 0;
   };
 
-  // `repository` is not owned and must outlive every request.
+  // `repository` is not owned and must outlive every request. The service itself must outlive
+  // every request too, including the moment after its `done` callback ran (metrics, statistics
+  // and logs are recorded then, on the scheduler's thread): destroy it only after the
+  // repository's versions are drained (ModelRepository::UnloadAll).
   InferenceService(Options options, ModelRepository* repository);
 
   // One inference call as the server saw it arrive.

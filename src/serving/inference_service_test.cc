@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
@@ -67,10 +69,12 @@ class InferenceServiceTest : public ::testing::Test {
     root_ = mkdtemp(tmpl);
   }
   void TearDown() override {
-    service_.reset();
+    // Drain first: a request's metrics and statistics are recorded after its `done` ran, on the
+    // scheduler's thread, so the service outlives every queued and running request.
     if (repo_) repo_->UnloadAll();
-    repo_.reset();
     ModelVersion::WaitForDeferredDestruction();
+    service_.reset();
+    repo_.reset();
     fs::remove_all(root_);
   }
   void Write(const fs::path& path, const std::string& text) {
@@ -141,6 +145,10 @@ TEST_F(InferenceServiceTest, ServesAndCountsARequest) {
   EXPECT_EQ(a.by.model, "echo");
   EXPECT_EQ(a.by.version, "2");
   EXPECT_EQ(a.by.variant, "");
+  // Counted just after the answer, on the scheduler's thread.
+  for (int i = 0; i < 500 && Service().Statistics("echo", "")->at(0).success_count < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   EXPECT_THAT(metrics_.Scrape(),
               HasSubstr("ptserve_inference_requests_total{model=\"echo\",version=\"2\","
                         "variant=\"\",outcome=\"success\"} 1"));
@@ -231,6 +239,10 @@ TEST_F(InferenceServiceTest, StatisticsCountRequestsPerVersion) {
   two_rows.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, {2, 2}).value()});
   ASSERT_EQ(Infer("echo", std::move(two_rows)).code, absl::StatusCode::kOk);
   ASSERT_EQ(Infer("echo", Request({1})).code, absl::StatusCode::kInvalidArgument);
+  // Recorded just after each answer, on the scheduler's thread.
+  for (int i = 0; i < 500 && Service().Statistics("echo", "")->at(0).success_count < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   auto stats = Service().Statistics("echo", "");
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_EQ(stats->size(), 1u);

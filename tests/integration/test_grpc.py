@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from ptserve_harness import BUILD, ROOT, Server, make_repository
+from ptserve_harness import BUILD, ROOT, Server, make_repository, wait_for
 
 grpc = pytest.importorskip("grpc")
 
@@ -247,7 +247,8 @@ def test_metrics_and_access_log_count_grpc_requests(server, stub):
     before = count()
     for _ in range(3):
         stub.ModelInfer(mlp_request()[0])
-    assert count() == before + 3
+    # Counted just after each answer is handed to gRPC.
+    assert wait_for(lambda: count() == before + 3, timeout=10), (before, count())
 
 
 def test_stream_infer_matches_ids_and_reports_errors(server, stub):
@@ -344,6 +345,10 @@ def test_model_statistics(server, stub):
     bad.raw_input_contents[0] = b""
     with pytest.raises(grpc.RpcError):
         stub.ModelInfer(bad)
+    # Counted just after each answer is handed to the transport.
+    assert wait_for(lambda: mlp_stats().inference_stats.fail.count == before.inference_stats.fail.count + 1
+                    and mlp_stats().inference_stats.success.count == before.inference_stats.success.count + 2,
+                    timeout=10)
     after = mlp_stats()
     s0, s1 = before.inference_stats, after.inference_stats
     assert s1.success.count == s0.success.count + 2  # HTTP and gRPC alike
