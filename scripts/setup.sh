@@ -16,6 +16,7 @@ PACKAGES=(
   libzip-dev  # reads .pt2 (AOTInductor) packages
   libgrpc++-dev protobuf-compiler-grpc  # the gRPC front end (--grpc-port)
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer, ASan and UBSan runtimes
+  clang-format clang-tidy  # scripts/lint.sh
   # example models, tests, benchmarks
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pytest
   python3-fastapi python3-uvicorn python3-uvloop python3-locust

@@ -4,22 +4,29 @@
 # short performance-regression suite, offline deploy checks, and — on Debian 12 — the unit and
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
-# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, fuzz, monitoring, integration,
-# soak, regress, deploy, asan, debian13 (default: all). asan is an AddressSanitizer +
+# PTSERVE_TEST_PARTS (comma-separated) runs a subset: lint, unit, tsan, fuzz, monitoring,
+# integration, soak, regress, deploy, asan, debian13 (default: all). The build treats warnings as
+# errors (-DPTSERVE_WERROR=ON); lint is clang-format and clang-tidy on the C++ the last commit
+# changed (scripts/lint.sh; PTSERVE_LINT_BASE to measure from elsewhere). asan is an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of everything with the unit tests and the hostile-input
 # integration tests against it (scripts/sanitize.sh, docs/testing.md); SANITIZE_PYTEST=tests/integration
 # runs the whole integration suite under it instead (1,466 s in the one full run, on a loaded
 # 2-CPU machine, which CI's 90 minutes do not hold beside the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-lint,unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
 bash scripts/setup.sh
-bash scripts/build.sh
+bash scripts/build.sh -DPTSERVE_WERROR=ON
 bash scripts/examples.sh
 BUILD=${PTSERVE_BUILD_DIR:-build}
+
+if part lint; then
+  echo "== lint: clang-format and clang-tidy on the changed C++"
+  bash scripts/lint.sh
+fi
 
 if part unit; then
   echo "== unit tests"

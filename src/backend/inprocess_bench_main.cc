@@ -2,8 +2,8 @@
 // through ptserve's own backend (no HTTP, no queue): the physical limit the
 // server is compared with in bench/.
 //
-//   ptserve-inprocess-bench --model examples/models/mlp/1/model.pt --shape 784 \
-//       --batch-sizes 1,32 --instances 1 --intra-op-threads 2 --seconds 3
+//   ptserve-inprocess-bench --model examples/models/mlp/1/model.pt --shape 784
+//       --batch-sizes 1,32 --instances 1 --intra-op-threads 2 --seconds 3  (one command)
 //
 // Prints one JSON object per (batch size) line: latency percentiles of one
 // forward() and rows/s summed over the instances, which run concurrently.

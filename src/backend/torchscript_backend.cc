@@ -77,9 +77,7 @@ class TorchScriptModel final : public LoadedModel,
   const std::vector<TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
   const std::vector<std::string>& notes() const override { return notes_; }
-  std::optional<double> acceleration_difference() const override {
-    return accelerated_.difference;
-  }
+  std::optional<double> acceleration_difference() const override { return accelerated_.difference; }
   std::optional<std::vector<std::string>> RuntimeOutputNames() const override {
     absl::MutexLock lock(&names_mu_);
     return dict_keys_;
@@ -306,14 +304,14 @@ absl::Status TorchScriptModel::DeriveOutputsFrom(const std::vector<c10::IValue>&
   if (result->isGenericDict()) {
     for (const auto& entry : result->toGenericDict()) {
       if (!entry.key().isString() || !entry.value().isTensor()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "model '", name_, "' returns a dict that is not Dict[str, Tensor]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("model '", name_, "' returns a dict that is not Dict[str, Tensor]"));
       }
       specs.push_back(spec_of(entry.key().toStringRef(), entry.value().toTensor()));
     }
   } else if (result->isTuple() || result->isList()) {
-    const auto elements = result->isTuple() ? result->toTupleRef().elements().vec()
-                                            : result->toListRef().vec();
+    const auto elements =
+        result->isTuple() ? result->toTupleRef().elements().vec() : result->toListRef().vec();
     for (size_t i = 0; i < elements.size(); ++i) {
       if (!elements[i].isTensor()) return absl::OkStatus();  // reported per request
       specs.push_back(spec_of(absl::StrCat("OUTPUT__", i), elements[i].toTensor()));
@@ -330,8 +328,8 @@ absl::Status TorchScriptModel::DeriveOutputsFrom(const std::vector<c10::IValue>&
   for (const TensorSpec& out : outputs_) output_index_.push_back(IndexedName(out.name, "OUTPUT__"));
   std::vector<std::string> names;
   for (const TensorSpec& out : outputs_) names.push_back(out.name);
-  notes_.push_back(absl::StrCat("outputs named from a run on the sample inputs: ",
-                                absl::StrJoin(names, ", ")));
+  notes_.push_back(
+      absl::StrCat("outputs named from a run on the sample inputs: ", absl::StrJoin(names, ", ")));
   return absl::OkStatus();
 }
 
@@ -340,7 +338,8 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectDerivedDict(
   std::vector<std::string> keys;
   for (const auto& entry : dict) {
     if (!entry.key().isString() || !entry.value().isTensor()) {
-      return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict that is not "
+      return absl::InternalError(absl::StrCat("model '", name_,
+                                              "' returned a dict that is not "
                                               "Dict[str, Tensor]"));
     }
     keys.push_back(entry.key().toStringRef());
@@ -354,8 +353,8 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectDerivedDict(
   for (const std::string& key : keys) {
     auto it = dict.find(c10::IValue(key));
     if (it == dict.end()) {
-      return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict without '",
-                                              key, "', which its first answer had"));
+      return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict without '", key,
+                                              "', which its first answer had"));
     }
     ASSIGN_OR_RETURN(Tensor out, FromAten(it->value().toTensor()));
     outputs.push_back(std::move(out));

@@ -106,9 +106,9 @@ struct ModelMetrics::State {
                                        "Requests waiting in the queue.", {"model", "version"})),
         in_flight(&registry.AddGauge("ptserve_inference_in_flight",
                                      "Requests in batches executing now.", {"model", "version"})),
-        queue_capacity(&registry.AddGauge(
-            "ptserve_inference_queue_capacity",
-            "Requests the queue holds before new ones are rejected.", {"model", "version"})),
+        queue_capacity(&registry.AddGauge("ptserve_inference_queue_capacity",
+                                          "Requests the queue holds before new ones are rejected.",
+                                          {"model", "version"})),
         model_state(&registry.AddGauge(
             "ptserve_model_state",
             "1 for the current state of a model version (LOADING, READY, UNAVAILABLE, "
@@ -126,12 +126,11 @@ struct ModelMetrics::State {
         shadow_difference(&registry.AddHistogram(
             "ptserve_shadow_output_difference",
             "Largest absolute difference between a shadow variant's answer and the primary's.",
-            {"model", "shadow"},
-            {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100})),
+            {"model", "shadow"}, {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100})),
         http_requests(&registry.AddCounter("ptserve_http_requests_total",
                                            "HTTP responses sent, by status code.", {"code"})),
-        http_open(&registry.AddGauge("ptserve_http_open_connections",
-                                     "HTTP connections open now.")) {
+        http_open(
+            &registry.AddGauge("ptserve_http_open_connections", "HTTP connections open now.")) {
     for (auto& c : http_codes) c.store(nullptr, std::memory_order_relaxed);
     if (o.process_metrics) process = ProcessMetrics::Register(registry);
     if (o.gpu_metrics) gpu = GpuMetrics::Register(registry, o.nvml_library.c_str());

@@ -26,7 +26,8 @@ struct KeyInfo {
 // that a Triton repository loads unchanged.
 constexpr KeyInfo kKeys[] = {
     {"INTRA_OP_THREAD_COUNT", Support::kActed, "intra-op threads per instance"},
-    {"INTER_OP_THREAD_COUNT", Support::kActed, "inter-op threads (process-wide)"},
+    {"INTER_OP_THREAD_COUNT", Support::kActed,
+     "must equal the server's --inter-op-threads (libtorch's pool is one per process)"},
     {"INFERENCE_MODE", Support::kActed, "run under c10::InferenceMode (default true)"},
     {"PAD_INPUTS", Support::kActed, "inputs padded to the longest request in a batch"},
     {"TRIM_OUTPUTS", Support::kActed, "outputs trimmed back after padding"},
@@ -46,7 +47,8 @@ constexpr KeyInfo kKeys[] = {
     {"CUDA_GRAPHS", Support::kNotHere, "true | false; CUDA only"},
     {"DISABLE_OPTIMIZED_EXECUTION", Support::kNotYet, "Triton: disable the JIT optimizer"},
     {"DISABLE_CUDNN", Support::kNotHere, "CUDA only"},
-    {"ENABLE_WEIGHT_SHARING", Support::kNotYet, "Triton: instances share weights (ptserve always does on CPU)"},
+    {"ENABLE_WEIGHT_SHARING", Support::kNotYet,
+     "Triton: instances share weights (ptserve always does on CPU)"},
     {"ENABLE_CACHE_CLEANING", Support::kNotHere, "CUDA only"},
     {"ENABLE_JIT_EXECUTOR", Support::kNotYet, "Triton"},
     {"ENABLE_JIT_PROFILING", Support::kNotYet, "Triton"},

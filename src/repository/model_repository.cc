@@ -422,20 +422,32 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     }
     RETURN_IF_ERROR(options.load_operator_library(path, absl::StrCat("model '", c.name(), "'")));
   }
+  if (plan.params.inter_op_threads > 0 && options.inter_op_threads > 0 &&
+      plan.params.inter_op_threads != options.inter_op_threads) {
+    // Triton sets it per model, but libtorch's pool is sized once per process: only the
+    // first model would get it, silently.
+    return absl::InvalidArgumentError(absl::StrCat(
+        plan.config_file, ": parameter INTER_OP_THREAD_COUNT ", plan.params.inter_op_threads,
+        ": libtorch's inter-op thread pool is one per process, and this server's has ",
+        options.inter_op_threads,
+        " thread(s) (--inter-op-threads); start the server with "
+        "--inter-op-threads ",
+        plan.params.inter_op_threads, " or remove the parameter"));
+  }
   request.batched = c.max_batch_size() > 0;
   // Triton's reshape: the backend sees the model-side shapes.
   TensorReshapes reshapes;
   for (const auto& in : c.input()) {
-    reshapes.inputs.push_back(in.has_reshape() ? std::optional<Shape>(Shape(
-                                                     in.reshape().shape().begin(),
-                                                     in.reshape().shape().end()))
-                                               : std::nullopt);
+    reshapes.inputs.push_back(
+        in.has_reshape()
+            ? std::optional<Shape>(Shape(in.reshape().shape().begin(), in.reshape().shape().end()))
+            : std::nullopt);
   }
   for (const auto& out : c.output()) {
-    reshapes.outputs.push_back(out.has_reshape() ? std::optional<Shape>(Shape(
-                                                       out.reshape().shape().begin(),
-                                                       out.reshape().shape().end()))
-                                                 : std::nullopt);
+    reshapes.outputs.push_back(out.has_reshape()
+                                   ? std::optional<Shape>(Shape(out.reshape().shape().begin(),
+                                                                out.reshape().shape().end()))
+                                   : std::nullopt);
   }
   request.inputs = ModelSideSpecs(plan.inputs, reshapes.inputs);
   request.outputs = ModelSideSpecs(plan.outputs, reshapes.outputs);
@@ -458,8 +470,8 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
             Reshape(std::move(ordered[i]), *reshapes.inputs[i], request.batched);
         if (!reshaped.ok()) {
           return absl::InvalidArgumentError(absl::StrCat(plan.config_file, ": model_warmup input '",
-                                                         plan.inputs[i].name, "': ",
-                                                         reshaped.status().message()));
+                                                         plan.inputs[i].name,
+                                                         "': ", reshaped.status().message()));
         }
         ordered[i] = std::move(*reshaped);
       }

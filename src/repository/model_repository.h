@@ -44,6 +44,9 @@ class ModelRepository {
     std::string root;             // the model repository directory
     Backend* backend = nullptr;   // not owned; outlives the repository
     int available_cpus = 1;       // for default intra-op thread counts
+    // libtorch's inter-op pool size (process-wide, the server's --inter-op-threads): a
+    // model's INTER_OP_THREAD_COUNT must equal it. 0 = not checked.
+    int inter_op_threads = 0;
     size_t default_max_queue_size = 1024;  // when the config sets none
     // CPU slots shared by every model's executions; null = unlimited.
     std::shared_ptr<CpuBudget> cpu_budget;

@@ -51,8 +51,8 @@ absl::StatusOr<Tensor> Reshape(Tensor t, const Shape& to, bool batched) {
   const int64_t per_row = rows == 0 ? 0 : count / rows;
   if (variable >= 0) {
     if (known == 0 || per_row % known != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", ShapeToString(from),
-                                                     " to ", ShapeToString(to)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot reshape ", ShapeToString(from), " to ", ShapeToString(to)));
     }
     shape[variable] = per_row / known;
   } else if (known != per_row && rows != 0) {
@@ -96,8 +96,8 @@ class ReshapingInstance : public ModelInstance {
       const TensorSpec& spec = state_->outputs[k];
       auto reshaped = Reshape(std::move(outputs[k]), spec.dims, state_->batched);
       if (!reshaped.ok()) {
-        return absl::InternalError(absl::StrCat("output '", spec.name,
-                                                "': ", reshaped.status().message()));
+        return absl::InternalError(
+            absl::StrCat("output '", spec.name, "': ", reshaped.status().message()));
       }
       outputs[k] = std::move(*reshaped);
     }

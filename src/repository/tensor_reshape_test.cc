@@ -100,8 +100,8 @@ TEST(ReshapeModelTest, InstancesSeeModelShapesAndClientsSeeConfigShapes) {
 
 TEST(ReshapeModelTest, NoReshapeReturnsTheModelItself) {
   std::vector<Shape> seen;
-  auto inner = std::make_shared<FakeModel>(std::vector<TensorSpec>{}, std::vector<TensorSpec>{},
-                                           &seen);
+  auto inner =
+      std::make_shared<FakeModel>(std::vector<TensorSpec>{}, std::vector<TensorSpec>{}, &seen);
   TensorReshapes none;
   none.inputs = {std::nullopt};
   EXPECT_EQ(ReshapeModel(inner, {}, {}, none, true).get(), inner.get());

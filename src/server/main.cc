@@ -268,6 +268,7 @@ int Run(int argc, char** argv) {
   repo_options.root = flags.model_repository;
   repo_options.backend = &backends;
   repo_options.available_cpus = cpus;
+  repo_options.inter_op_threads = flags.inter_op_threads;
   repo_options.default_max_queue_size = flags.max_queue_size;
   repo_options.metrics = &metrics;
   repo_options.max_tensor_elements = flags.max_elements;  // also bounds padded batches

@@ -287,12 +287,7 @@ def test_dynamic_int8_quantizes_lstm_layers():
     with open(expected) as f:
         ref = json.load(f)
     with Server(repository=repo) as s:
-        if "oneDNN does not work on this CPU" in s.log() and \
-                "serving frozen + dynamic int8" not in s.log():
-            # Seen only in a Debian 13 root (libtorch 2.6) on a VM whose libdnnl crashes: the
-            # int8 LSTM then differs from fp32 by ~9.5% and ptserve serves fp32. Not understood
-            # yet (the quantized engine is FBGEMM there); see docs/pytorch2.md.
-            pytest.xfail("int8 LSTM falls back to fp32 where oneDNN is broken (under investigation)")
+        onednn_broken = "oneDNN does not work on this CPU" in s.log()
         assert re.search(r"model 'tagger' version 1: serving frozen \+ dynamic int8 "
                          r"\(1 Linear, 1 LSTM layers", s.log()), s.log()[-3000:]
         inputs = [{"name": "x", "datatype": "FP32", "shape": [3, 12, 16], "data": ref["x"]}]
@@ -301,6 +296,11 @@ def test_dynamic_int8_quantizes_lstm_layers():
     assert fp32["shape"] == int8["shape"] == ref["shape"]
     assert relative_l2(fp32["data"], ref["y"]) < 1e-5
     dev = relative_l2(int8["data"], ref["y"])
+    if onednn_broken and dev > 0.05:
+        # Seen only in a Debian 13 root (libtorch 2.6) on a VM whose libdnnl crashes: the int8
+        # LSTM differs from fp32 by ~9.5% there (served, as requested, with the difference
+        # logged). Not understood yet (the quantized engine is FBGEMM there); docs/pytorch2.md.
+        pytest.xfail(f"int8 LSTM differs by {dev:.3g} where oneDNN is broken (under investigation)")
     assert 0 < dev <= 0.05, f"int8 LSTM relative deviation {dev:.3g}"
     shutil.rmtree(repo, ignore_errors=True)
 

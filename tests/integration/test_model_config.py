@@ -218,3 +218,19 @@ def test_levers_are_honoured_measured_and_gated():
             {"name": "INPUT__0", "datatype": "FP32", "shape": [1, 784], "data": [0.1] * 784}]})
         assert status == 200, out
     shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_inter_op_thread_count_must_match_the_process_pool():
+    models = {"mlp_inter_3": {"INTER_OP_THREAD_COUNT": "3"}, "mlp_inter_2": {"INTER_OP_THREAD_COUNT": "2"}}
+    repo = make_repository([], {f"{n}/config.pbtxt": _levered(n, p) for n, p in models.items()})
+    for name in models:
+        os.symlink(os.path.join(EXAMPLES, "mlp", "1"), os.path.join(repo, name, "1"))
+    with Server(repository=repo, args=["--inter-op-threads", "2"]) as s:
+        _, index = s.manage("/v2/repository/index")
+        state = {m["name"]: m for m in index}
+        assert state["mlp_inter_2"]["state"] == "READY", state
+        refused = state["mlp_inter_3"]
+        assert refused["state"] == "UNAVAILABLE", refused
+        assert "INTER_OP_THREAD_COUNT 3" in refused["reason"] and \
+            "--inter-op-threads" in refused["reason"], refused
+    shutil.rmtree(repo, ignore_errors=True)
