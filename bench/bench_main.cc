@@ -129,8 +129,9 @@ absl::Status RunGrpc(const Flags& f, const std::string& command_line) {
   o.requests = f.requests;
   o.timeout_ms = f.timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<GrpcRunner> runner, GrpcRunner::Create(o));
-  ASSIGN_OR_RETURN(std::vector<double> cs, ParseRange("concurrency-range",
-                                                      f.concurrency_range.empty() ? "1" : f.concurrency_range));
+  ASSIGN_OR_RETURN(
+      std::vector<double> cs,
+      ParseRange("concurrency-range", f.concurrency_range.empty() ? "1" : f.concurrency_range));
   ReportInfo info;
   info.url = "grpc://" + target;
   info.model = f.model_name;
@@ -139,8 +140,8 @@ absl::Status RunGrpc(const Flags& f, const std::string& command_line) {
   info.distribution = f.distribution;
   info.percentile = f.percentile;
   info.command_line = command_line;
-  std::cerr << "ptserve-bench: gRPC ModelInfer at " << target << " ("
-            << o.request.ByteSizeLong() << " byte message), "
+  std::cerr << "ptserve-bench: gRPC ModelInfer at " << target << " (" << o.request.ByteSizeLong()
+            << " byte message), "
             << (f.requests > 0 ? absl::StrCat(f.requests, " requests")
                                : absl::StrCat(f.measurement_interval_ms, " ms window"))
             << " per step after " << f.warmup_ms << " ms warm-up\n";
@@ -292,7 +293,9 @@ int main(int argc, char** argv) {
   app.add_option("-m,--model-name", f.model_name, "Model name");
   app.add_option("-x,--model-version", f.model_version, "Model version (default: unversioned)");
   app.add_option("-u,--url", f.url, "Server, host:port or http://host:port")->capture_default_str();
-  app.add_option("-i,--protocol", f.protocol, "http or grpc (KServe v2 ModelInfer, closed loop; -u host:8001)")->capture_default_str();
+  app.add_option("-i,--protocol", f.protocol,
+                 "http or grpc (KServe v2 ModelInfer, closed loop; -u host:8001)")
+      ->capture_default_str();
   app.add_option("--concurrency-range", f.concurrency_range,
                  "Closed loop: start:end:step (step N adds, xN multiplies), e.g. 1:64:x2");
   app.add_option("--request-rate-range", f.request_rate_range,

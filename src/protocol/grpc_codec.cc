@@ -27,19 +27,28 @@ struct TypedField {
 };
 TypedField FieldFor(DataType dtype, const InferTensorContents& c) {
   switch (dtype) {
-    case DataType::kBool: return {"bool_contents", c.bool_contents_size()};
+    case DataType::kBool:
+      return {"bool_contents", c.bool_contents_size()};
     case DataType::kInt8:
     case DataType::kInt16:
-    case DataType::kInt32: return {"int_contents", c.int_contents_size()};
-    case DataType::kInt64: return {"int64_contents", c.int64_contents_size()};
+    case DataType::kInt32:
+      return {"int_contents", c.int_contents_size()};
+    case DataType::kInt64:
+      return {"int64_contents", c.int64_contents_size()};
     case DataType::kUint8:
     case DataType::kUint16:
-    case DataType::kUint32: return {"uint_contents", c.uint_contents_size()};
-    case DataType::kUint64: return {"uint64_contents", c.uint64_contents_size()};
-    case DataType::kFp32: return {"fp32_contents", c.fp32_contents_size()};
-    case DataType::kFp64: return {"fp64_contents", c.fp64_contents_size()};
-    case DataType::kBytes: return {"bytes_contents", c.bytes_contents_size()};
-    default: return {nullptr, 0};
+    case DataType::kUint32:
+      return {"uint_contents", c.uint_contents_size()};
+    case DataType::kUint64:
+      return {"uint64_contents", c.uint64_contents_size()};
+    case DataType::kFp32:
+      return {"fp32_contents", c.fp32_contents_size()};
+    case DataType::kFp64:
+      return {"fp64_contents", c.fp64_contents_size()};
+    case DataType::kBytes:
+      return {"bytes_contents", c.bytes_contents_size()};
+    default:
+      return {nullptr, 0};
   }
 }
 
@@ -83,16 +92,26 @@ absl::StatusOr<std::string> TypedBytes(DataType dtype, const InferTensorContents
       for (int i = 0; i < c.bool_contents_size(); ++i) buffer[i] = c.bool_contents(i) ? 1 : 0;
       return buffer;
     }
-    case DataType::kInt8: return Narrow<int8_t>(c.int_contents(), input, type_name);
-    case DataType::kInt16: return Narrow<int16_t>(c.int_contents(), input, type_name);
-    case DataType::kInt32: return Narrow<int32_t>(c.int_contents(), input, type_name);
-    case DataType::kInt64: return Narrow<int64_t>(c.int64_contents(), input, type_name);
-    case DataType::kUint8: return Narrow<uint8_t>(c.uint_contents(), input, type_name);
-    case DataType::kUint16: return Narrow<uint16_t>(c.uint_contents(), input, type_name);
-    case DataType::kUint32: return Narrow<uint32_t>(c.uint_contents(), input, type_name);
-    case DataType::kUint64: return Narrow<uint64_t>(c.uint64_contents(), input, type_name);
-    case DataType::kFp32: return Narrow<float>(c.fp32_contents(), input, type_name);
-    case DataType::kFp64: return Narrow<double>(c.fp64_contents(), input, type_name);
+    case DataType::kInt8:
+      return Narrow<int8_t>(c.int_contents(), input, type_name);
+    case DataType::kInt16:
+      return Narrow<int16_t>(c.int_contents(), input, type_name);
+    case DataType::kInt32:
+      return Narrow<int32_t>(c.int_contents(), input, type_name);
+    case DataType::kInt64:
+      return Narrow<int64_t>(c.int64_contents(), input, type_name);
+    case DataType::kUint8:
+      return Narrow<uint8_t>(c.uint_contents(), input, type_name);
+    case DataType::kUint16:
+      return Narrow<uint16_t>(c.uint_contents(), input, type_name);
+    case DataType::kUint32:
+      return Narrow<uint32_t>(c.uint_contents(), input, type_name);
+    case DataType::kUint64:
+      return Narrow<uint64_t>(c.uint64_contents(), input, type_name);
+    case DataType::kFp32:
+      return Narrow<float>(c.fp32_contents(), input, type_name);
+    case DataType::kFp64:
+      return Narrow<double>(c.fp64_contents(), input, type_name);
     case DataType::kBytes: {
       std::string buffer;
       for (const std::string& element : c.bytes_contents()) {
@@ -115,15 +134,15 @@ absl::Status CheckSerializedBytes(const std::string& data, int64_t count,
   int64_t n = 0;
   while (pos < data.size()) {
     if (data.size() - pos < 4) {
-      return Invalid(input, absl::StrCat("raw BYTES data is truncated in the length of element ",
-                                         n));
+      return Invalid(input,
+                     absl::StrCat("raw BYTES data is truncated in the length of element ", n));
     }
     uint32_t len;
     std::memcpy(&len, data.data() + pos, 4);
     pos += 4;
     if (data.size() - pos < len) {
-      return Invalid(input, absl::StrCat("raw BYTES element ", n, " has length ", len,
-                                         " but only ", data.size() - pos, " bytes remain"));
+      return Invalid(input, absl::StrCat("raw BYTES element ", n, " has length ", len, " but only ",
+                                         data.size() - pos, " bytes remain"));
     }
     pos += len;
     ++n;
@@ -188,7 +207,8 @@ absl::StatusOr<InferenceRequest> DecodeGrpcInferRequest(ModelInferRequest& messa
   for (int i = 0; i < message.inputs_size(); ++i) {
     const ModelInferRequest::InferInputTensor& input = message.inputs(i);
     const std::string& name = input.name();
-    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("inputs[", i, "] has no name"));
+    if (name.empty())
+      return absl::InvalidArgumentError(absl::StrCat("inputs[", i, "] has no name"));
     for (int j = 0; j < i; ++j) {
       if (message.inputs(j).name() == name) return Invalid(name, "is given twice");
     }
@@ -201,8 +221,8 @@ absl::StatusOr<InferenceRequest> DecodeGrpcInferRequest(ModelInferRequest& messa
     Shape shape(input.shape().begin(), input.shape().end());
     const absl::StatusOr<int64_t> count = ElementCount(shape, limits.max_elements);
     if (!count.ok()) {
-      return Invalid(name, absl::StrCat("shape ", ShapeToString(shape), ": ",
-                                        count.status().message()));
+      return Invalid(name,
+                     absl::StrCat("shape ", ShapeToString(shape), ": ", count.status().message()));
     }
     NamedTensor named{name, {}};
     if (raw) {
@@ -225,19 +245,19 @@ absl::StatusOr<InferenceRequest> DecodeGrpcInferRequest(ModelInferRequest& messa
     } else {
       const TypedField field = FieldFor(*dtype, input.contents());
       if (field.name == nullptr) {
-        return Invalid(name, absl::StrCat(input.datatype(),
-                                          " data can only be sent in raw_input_contents"));
+        return Invalid(
+            name, absl::StrCat(input.datatype(), " data can only be sent in raw_input_contents"));
       }
       if (field.size != *count) {
         const int64_t total = TotalValues(input.contents());
-        return Invalid(name, absl::StrCat(
-                                 "shape ", ShapeToString(shape), " has ", *count,
-                                 " elements but contents.", field.name, " has ", field.size,
-                                 total != field.size
-                                     ? absl::StrCat(" (", input.datatype(), " data goes in ",
-                                                    field.name, "; other fields hold ",
-                                                    total - field.size, " values)")
-                                     : std::string()));
+        return Invalid(
+            name,
+            absl::StrCat("shape ", ShapeToString(shape), " has ", *count, " elements but contents.",
+                         field.name, " has ", field.size,
+                         total != field.size
+                             ? absl::StrCat(" (", input.datatype(), " data goes in ", field.name,
+                                            "; other fields hold ", total - field.size, " values)")
+                             : std::string()));
       }
       ASSIGN_OR_RETURN(std::string bytes, TypedBytes(*dtype, input.contents(), name));
       named.tensor = Tensor::FromBytes(*dtype, std::move(shape), std::move(bytes));
@@ -279,8 +299,7 @@ void EncodeGrpcServerMetadata(const ServerMetadata& metadata,
   for (const std::string& e : metadata.extensions) out->add_extensions(e);
 }
 
-void EncodeGrpcModelMetadata(const ModelMetadata& metadata,
-                             inference::ModelMetadataResponse* out) {
+void EncodeGrpcModelMetadata(const ModelMetadata& metadata, inference::ModelMetadataResponse* out) {
   out->set_name(metadata.name);
   for (const std::string& v : metadata.versions) out->add_versions(v);
   out->set_platform(metadata.platform);

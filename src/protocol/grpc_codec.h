@@ -33,8 +33,7 @@ absl::StatusOr<InferenceRequest> DecodeGrpcInferRequest(inference::ModelInferReq
 // Fills `out`: model_name, model_version, id, parameters (queue_time_us,
 // compute_time_us, batch_size as int64), outputs (name, datatype, shape) and
 // their bytes in raw_output_contents. Never fails.
-void EncodeGrpcInferResponse(const InferenceResponse& response,
-                             inference::ModelInferResponse* out);
+void EncodeGrpcInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out);
 
 void EncodeGrpcServerMetadata(const ServerMetadata& metadata,
                               inference::ServerMetadataResponse* out);

@@ -1,7 +1,7 @@
 #include "server/grpc_server.h"
 
-#include <grpcpp/grpcpp.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
 #include <deque>
@@ -111,9 +111,10 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
         response->set_status(service_->Ready().ok() ? HealthCheckResponse::SERVING
                                                     : HealthCheckResponse::NOT_SERVING);
       } else {
-        return Answer(context, absl::NotFoundError(absl::StrCat(
-                                   "unknown service '", name.substr(0, 64),
-                                   "' (valid: \"\", live, ready, inference.GRPCInferenceService)")));
+        return Answer(context,
+                      absl::NotFoundError(absl::StrCat(
+                          "unknown service '", name.substr(0, 64),
+                          "' (valid: \"\", live, ready, inference.GRPCInferenceService)")));
       }
       return Answer(context, absl::OkStatus());
     }
@@ -226,10 +227,10 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
                                    "parameters.config must be a string: the model config as JSON"));
       }
       config::ModelConfig config;
-      const std::string& json = p.parameter_choice_case() ==
-                                        inference::ModelRepositoryParameter::kStringParam
-                                    ? p.string_param()
-                                    : p.bytes_param();
+      const std::string& json =
+          p.parameter_choice_case() == inference::ModelRepositoryParameter::kStringParam
+              ? p.string_param()
+              : p.bytes_param();
       auto status = google::protobuf::util::JsonStringToMessage(json, &config);
       if (!status.ok()) {
         return Answer(context, absl::InvalidArgumentError(
@@ -277,8 +278,8 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
       const bool bearer = auth.size() > kBearer.size() &&
                           absl::EqualsIgnoreCase(absl::string_view(auth.data(), kBearer.size()),
                                                  absl::string_view(kBearer.data(), kBearer.size()));
-      if (!bearer || !SameSecret(std::string_view(auth).substr(kBearer.size()),
-                                 options_.management_token)) {
+      if (!bearer ||
+          !SameSecret(std::string_view(auth).substr(kBearer.size()), options_.management_token)) {
         return absl::UnauthenticatedError(
             auth.empty() ? "the repository API needs metadata 'authorization: Bearer <token>'"
                          : "invalid management token");
@@ -328,8 +329,7 @@ namespace {
 class InferReactor final : public ServerUnaryReactor {
  public:
   InferReactor(GrpcServer::Impl* server, CallbackServerContext* context,
-               const inference::ModelInferRequest* request,
-               inference::ModelInferResponse* response)
+               const inference::ModelInferRequest* request, inference::ModelInferResponse* response)
       : state_(std::make_shared<State>()) {
     InferenceService::Call call = InferenceService::StartCall(
         RequestId(Lookup(*context, "x-request-id")), "grpc", &GrpcCodeName);
@@ -407,9 +407,8 @@ namespace {
 // call finishes once the running ones are answered.
 //
 // gRPC operations (StartRead, StartWrite, Finish) are started outside mu_.
-class StreamReactor final
-    : public grpc::ServerBidiReactor<inference::ModelInferRequest,
-                                     inference::ModelStreamInferResponse> {
+class StreamReactor final : public grpc::ServerBidiReactor<inference::ModelInferRequest,
+                                                           inference::ModelStreamInferResponse> {
  public:
   static constexpr int kMaxPending = 256;
 

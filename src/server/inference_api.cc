@@ -48,8 +48,8 @@ void InferenceApi::Register(http::Router& router) {
     if (ready.ok()) {
       r->Send({200, "", {}, ""});
     } else {
-      r->Send(http::ErrorResponse(503, Str(std::string_view(ready.message().data(),
-                                                            ready.message().size()))));
+      r->Send(http::ErrorResponse(
+          503, Str(std::string_view(ready.message().data(), ready.message().size()))));
     }
   });
   auto bind = [this](void (InferenceApi::*fn)(HttpRequest&, std::shared_ptr<Responder>)) {
@@ -73,10 +73,10 @@ void InferenceApi::Register(http::Router& router) {
   router.Add("POST", "/predict/{model}", bind(&InferenceApi::Predict));
 }
 
-void InferenceApi::Serve(const HttpRequest& request, const std::string& name,
-                         const std::string& version, std::shared_ptr<Responder> responder,
-                         std::function<absl::StatusOr<InferenceRequest>(const ModelVersion&)> prepare,
-                         Encode encode) {
+void InferenceApi::Serve(
+    const HttpRequest& request, const std::string& name, const std::string& version,
+    std::shared_ptr<Responder> responder,
+    std::function<absl::StatusOr<InferenceRequest>(const ModelVersion&)> prepare, Encode encode) {
   const InferenceService::Call call = InferenceService::StartCall(
       RequestId(request.Header("x-request-id")), "http", &HttpStatusName);
   InferenceService::Cancel cancel = service_->Infer(
@@ -127,8 +127,8 @@ void InferenceApi::ModelConfig(HttpRequest& request, std::shared_ptr<Responder> 
 }
 
 void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> responder) {
-  const absl::Status ready = service_->ModelReady(
-      Str(request.Param("model")), Str(request.Param("version")), Headers(request));
+  const absl::Status ready = service_->ModelReady(Str(request.Param("model")),
+                                                  Str(request.Param("version")), Headers(request));
   responder->Send(ready.ok() ? HttpResponse{200, "", {}, ""} : ErrorFor(ready));
 }
 
@@ -139,8 +139,8 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
     if (!length.empty()) {
       size_t n;
       if (!absl::SimpleAtoi(absl::string_view(length.data(), length.size()), &n)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "header Inference-Header-Content-Length: '", Str(length), "' is not a byte count"));
+        return absl::InvalidArgumentError(absl::StrCat("header Inference-Header-Content-Length: '",
+                                                       Str(length), "' is not a byte count"));
       }
       header_length = n;
     }
@@ -153,8 +153,8 @@ void InferenceApi::Infer(HttpRequest& request, std::shared_ptr<Responder> respon
     if (*timeout && !decoded->timeout_us) decoded->timeout_us = *timeout;
     return decoded;
   };
-  Serve(request, Str(request.Param("model")), Str(request.Param("version")),
-        std::move(responder), prepare, [](InferenceResponse& r) {
+  Serve(request, Str(request.Param("model")), Str(request.Param("version")), std::move(responder),
+        prepare, [](InferenceResponse& r) {
           EncodedResponse encoded = EncodeKServeResponse(r);
           HttpResponse response{200, "application/json", {}, std::move(encoded.body)};
           if (encoded.json_header_length) {
@@ -175,8 +175,8 @@ void InferenceApi::Predict(HttpRequest& request, std::shared_ptr<Responder> resp
     return;
   }
   auto single = std::make_shared<bool>(false);
-  auto prepare = [this, &request, name, single](
-                     const ModelVersion& v) -> absl::StatusOr<InferenceRequest> {
+  auto prepare = [this, &request, name,
+                  single](const ModelVersion& v) -> absl::StatusOr<InferenceRequest> {
     if (v.inputs().size() != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
           "model '", name, "' has ", v.inputs().size(),

@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
-#include "protocol/decode_limits.h"
 #include "metrics/inference_metrics.h"
+#include "protocol/decode_limits.h"
 #include "server/http/router.h"
 #include "serving/inference_service.h"
 

@@ -10,26 +10,26 @@
 #include <thread>
 
 #include "absl/strings/str_join.h"
-#include "core/heap.h"
-#include "core/openmp_env.h"
+#include "backend/aoti_backend.h"
 #include "backend/blas_threads.h"
 #include "backend/onednn_probe.h"
 #include "backend/operator_libraries.h"
-#include "backend/aoti_backend.h"
 #include "backend/platform_backends.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
+#include "core/heap.h"
+#include "core/openmp_env.h"
+#include "metrics/inference_metrics.h"
+#include "metrics/text_format.h"
 #include "repository/model_repository.h"
+#include "repository/repository_poller.h"
+#include "server/grpc_server.h"
 #include "server/http/http_server.h"
 #include "server/http_edge.h"
 #include "server/inference_api.h"
 #include "server/logging.h"
-#include "server/grpc_server.h"
 #include "server/management_api.h"
 #include "serving/inference_service.h"
-#include "metrics/inference_metrics.h"
-#include "metrics/text_format.h"
-#include "repository/repository_poller.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -42,7 +42,7 @@ struct ServerFlags {
   int http_port = 8000;
   int http_threads = 0;
   int grpc_port = 8001;
-  std::string grpc_address;  // "" = --http-address
+  std::string grpc_address;        // "" = --http-address
   int grpc_max_message_bytes = 0;  // 0 = --max-request-bytes
   int metrics_port = -1;
   std::string model_control_mode = "none";
@@ -100,14 +100,18 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--grpc-port", f.grpc_port,
                  "gRPC port: KServe v2 GRPCInferenceService and grpc.health.v1.Health (0: any "
                  "free port, printed at start; -1: off)")
-      ->envname("PTSERVE_GRPC_PORT")->capture_default_str()->check(CLI::Range(-1, 65535));
-  app.add_option("--grpc-address", f.grpc_address, "Address the gRPC server binds (default: "
+      ->envname("PTSERVE_GRPC_PORT")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--grpc-address", f.grpc_address,
+                 "Address the gRPC server binds (default: "
                  "--http-address)")
       ->envname("PTSERVE_GRPC_ADDRESS");
   app.add_option("--grpc-max-message-bytes", f.grpc_max_message_bytes,
                  "Largest gRPC message received or sent; a larger request gets "
                  "RESOURCE_EXHAUSTED (0: --max-request-bytes)")
-      ->envname("PTSERVE_GRPC_MAX_MESSAGE_BYTES")->capture_default_str()
+      ->envname("PTSERVE_GRPC_MAX_MESSAGE_BYTES")
+      ->capture_default_str()
       ->check(CLI::Range(0, 2147483647));
   app.add_flag("--metrics", f.metrics,
                  "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
@@ -452,7 +456,8 @@ int Run(int argc, char** argv) {
   const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (grpc_server) {  // in parallel with the HTTP server's grace period
-    std::thread grpc_shutdown([&] { grpc_server->Shutdown(std::max(grace, std::chrono::milliseconds(100))); });
+    std::thread grpc_shutdown(
+        [&] { grpc_server->Shutdown(std::max(grace, std::chrono::milliseconds(100))); });
     (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
     grpc_shutdown.join();
   } else {

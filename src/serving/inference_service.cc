@@ -27,9 +27,9 @@ absl::StatusOr<std::optional<int64_t>> ParseTimeoutHeader(std::string_view value
   });
   if (!all_digits) {
     std::string shown(value.substr(0, 64));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "header X-Timeout-Us: '", shown, value.size() > 64 ? "...'" : "'",
-        " is not a non-negative integer number of microseconds"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("header X-Timeout-Us: '", shown, value.size() > 64 ? "...'" : "'",
+                     " is not a non-negative integer number of microseconds"));
   }
   // Any number of digits is a valid timeout; one too large for int64 saturates.
   uint64_t us;
@@ -143,8 +143,8 @@ absl::StatusOr<InferenceService::Target> InferenceService::Resolve(
   target.routed_model = name;
   target.variant = variant.name;
   target.metrics = options_.metrics != nullptr
-                       ? options_.metrics->ForModel(variant.model,
-                                                    target.version->version_string(), variant.name)
+                       ? options_.metrics->ForModel(variant.model, target.version->version_string(),
+                                                    variant.name)
                        : target.version->metrics();
   for (const TrafficRouter::Variant& shadow : router->Shadows()) {
     auto v = repository_->Get(shadow.model, shadow.version);
@@ -169,13 +169,14 @@ void InferenceService::Record(const Target& target, const Call& call, const absl
   if (options_.log_requests) {
     static const std::shared_ptr<spdlog::logger> access = spdlog::get("access");
     if (access) {
-      access->info("request_id={} model={} version={} variant={} status={} total_us={} "
-                   "queue_us={} compute_us={} batch={}{}{}{}{}",
-                   call.request_id, model, version, target.variant, status_name, total_us,
-                   timing.queue_us, timing.compute_us, timing.batch_size,
-                   call.protocol.empty() || call.protocol == "http" ? "" : " protocol=",
-                   call.protocol == "http" ? "" : call.protocol,
-                   status.ok() ? "" : " error=", std::string(status.message()));
+      access->info(
+          "request_id={} model={} version={} variant={} status={} total_us={} "
+          "queue_us={} compute_us={} batch={}{}{}{}{}",
+          call.request_id, model, version, target.variant, status_name, total_us, timing.queue_us,
+          timing.compute_us, timing.batch_size,
+          call.protocol.empty() || call.protocol == "http" ? "" : " protocol=",
+          call.protocol == "http" ? "" : call.protocol,
+          status.ok() ? "" : " error=", std::string(status.message()));
     }
   }
   // Both warnings are throttled (one line a second per model, version and kind): under overload
@@ -187,15 +188,18 @@ void InferenceService::Record(const Target& target, const Call& call, const absl
   if (!left_out) return;
   const std::string more =
       *left_out == 0 ? ""
-                     : absl::StrCat(" (", *left_out, " more like it since the last such line, "
+                     : absl::StrCat(" (", *left_out,
+                                    " more like it since the last such line, "
                                     "not logged here; the metrics and the access log count all)");
   if (failed) {
     spdlog::warn("request {} to model '{}' version {} failed ({}): {}{}", call.request_id, model,
                  version, status_name, std::string(status.message()), more);
   } else {
-    spdlog::warn("slow request {} to model '{}' version {}: {} us (queue {} us, compute {} us, "
-                 "batch {}){}", call.request_id, model, version, total_us, timing.queue_us,
-                 timing.compute_us, timing.batch_size, more);
+    spdlog::warn(
+        "slow request {} to model '{}' version {}: {} us (queue {} us, compute {} us, "
+        "batch {}){}",
+        call.request_id, model, version, total_us, timing.queue_us, timing.compute_us,
+        timing.batch_size, more);
   }
 }
 
@@ -209,11 +213,12 @@ InferenceService::Cancel InferenceService::Infer(const Call& call, const std::st
                                                  const std::string& version,
                                                  const HeaderLookup& headers,
                                                  InferenceRequest request, Done done) {
-  return Infer(call, name, version, headers,
-               [request = std::move(request)](const ModelVersion&) mutable {
-                 return absl::StatusOr<InferenceRequest>(std::move(request));
-               },
-               std::move(done));
+  return Infer(
+      call, name, version, headers,
+      [request = std::move(request)](const ModelVersion&) mutable {
+        return absl::StatusOr<InferenceRequest>(std::move(request));
+      },
+      std::move(done));
 }
 
 InferenceService::Cancel InferenceService::Infer(
@@ -257,25 +262,23 @@ InferenceService::Cancel InferenceService::Submit(Target target, InferenceReques
     if (!ticket.ok()) comparison->Offer(false, ticket.status());
   }
   std::shared_ptr<ModelVersion> version = target.version;
-  const int64_t rows = version->batched() && !request.inputs.empty() &&
-                               !request.inputs[0].tensor.shape().empty()
-                           ? request.inputs[0].tensor.shape()[0]
-                           : 1;
-  auto ticket = version->Infer(
-      std::move(request),
-      [this, done, target, call, comparisons, start, rows](absl::StatusOr<InferenceResponse> r) {
-        if (target.router) {
-          target.router->RecordResult(
-              target.variant, r.ok(),
-              static_cast<double>(MicrosBetween(start, Clock::Real()->Now())));
-          for (auto& c : comparisons) c->Offer(true, r);
-        }
-        const absl::Status status = r.status();
-        const InferenceTiming timing = r.ok() ? r->timing : InferenceTiming{};
-        done(std::move(r), ServedBy{target.version->name(), target.version->version_string(),
-                                    target.variant});
-        Record(target, call, status, timing, rows);
-      });
+  const int64_t rows =
+      version->batched() && !request.inputs.empty() && !request.inputs[0].tensor.shape().empty()
+          ? request.inputs[0].tensor.shape()[0]
+          : 1;
+  auto ticket = version->Infer(std::move(request), [this, done, target, call, comparisons, start,
+                                                    rows](absl::StatusOr<InferenceResponse> r) {
+    if (target.router) {
+      target.router->RecordResult(target.variant, r.ok(),
+                                  static_cast<double>(MicrosBetween(start, Clock::Real()->Now())));
+      for (auto& c : comparisons) c->Offer(true, r);
+    }
+    const absl::Status status = r.status();
+    const InferenceTiming timing = r.ok() ? r->timing : InferenceTiming{};
+    done(std::move(r),
+         ServedBy{target.version->name(), target.version->version_string(), target.variant});
+    Record(target, call, status, timing, rows);
+  });
   if (!ticket.ok()) {
     for (auto& c : comparisons) c->Offer(true, ticket.status());
     Fail(target, ticket.status(), call, done);
@@ -307,8 +310,8 @@ absl::Status InferenceService::ModelReady(const std::string& name, const std::st
 }
 
 ServerMetadata InferenceService::Metadata() const {
-  return ServerMetadata{"ptserve", options_.server_version,
-                        {"binary_tensor_data", "model_configuration"}};
+  return ServerMetadata{
+      "ptserve", options_.server_version, {"binary_tensor_data", "model_configuration"}};
 }
 
 absl::StatusOr<ModelMetadata> InferenceService::Metadata(const std::string& name,
@@ -343,8 +346,7 @@ absl::StatusOr<std::vector<ModelStatistics>> InferenceService::Statistics(
       if (!version.empty() && v->version_string() != version) continue;
       const RequestStatistics::Totals t = statistics_.Read(model, v->version_string());
       out.push_back(ModelStatistics{model, v->version_string(), t.last_ms, t.rows, t.success,
-                                    t.total_ns, t.failure, t.failure_ns, t.queue_ns,
-                                    t.compute_ns});
+                                    t.total_ns, t.failure, t.failure_ns, t.queue_ns, t.compute_ns});
     }
   }
   if (!name.empty() && out.empty()) {

@@ -97,8 +97,8 @@ class InferenceService {
   using StatusName = std::string (*)(const absl::Status&);
   struct Call {
     SteadyTime received;
-    std::string request_id;       // the client's (X-Request-ID) or generated
-    std::string protocol;         // "http", "grpc": shown in the access log unless "http"
+    std::string request_id;            // the client's (X-Request-ID) or generated
+    std::string protocol;              // "http", "grpc": shown in the access log unless "http"
     StatusName status_name = nullptr;  // null: the absl code's name
   };
   static Call StartCall(std::string request_id, std::string protocol, StatusName status_name);

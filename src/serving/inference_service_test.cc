@@ -3,9 +3,9 @@
 // metadata and per-request metrics.
 #include "serving/inference_service.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <chrono>
 #include <future>
 #include <thread>
 
@@ -51,8 +51,16 @@ class FakeBackend : public Backend {
 
 constexpr char kEchoConfig[] = R"pb(
   max_batch_size: 4
-  input { name: "x" data_type: TYPE_FP32 dims: [2] }
-  output { name: "y" data_type: TYPE_FP32 dims: [2] }
+  input {
+    name: "x"
+    data_type: TYPE_FP32
+    dims: [ 2 ]
+  }
+  output {
+    name: "y"
+    data_type: TYPE_FP32
+    dims: [ 2 ]
+  }
 )pb";
 
 struct Answer {
@@ -93,8 +101,8 @@ class InferenceServiceTest : public ::testing::Test {
       options.metrics = &metrics_;
       repo_ = ModelRepository::Create(options).value();
       repo_->LoadAll();
-      service_ = std::make_unique<InferenceService>(
-          InferenceService::Options{.metrics = &metrics_}, repo_.get());
+      service_ = std::make_unique<InferenceService>(InferenceService::Options{.metrics = &metrics_},
+                                                    repo_.get());
     }
     return *service_;
   }
@@ -109,24 +117,24 @@ class InferenceServiceTest : public ::testing::Test {
                std::map<std::string, std::string> headers = {}) {
     std::promise<Answer> promise;
     const auto call = InferenceService::StartCall("id-1", "test", nullptr);
-    Service().Infer(call, name, "",
-                    [&headers](std::string_view key) {
-                      auto it = headers.find(std::string(key));
-                      return it == headers.end() ? std::string() : it->second;
-                    },
-                    std::move(request),
-                    [&promise](absl::StatusOr<InferenceResponse> r,
-                               const InferenceService::ServedBy& by) {
-                      Answer a;
-                      a.code = r.status().code();
-                      a.message = std::string(r.status().message());
-                      a.by = by;
-                      if (r.ok() && !r->outputs.empty()) {
-                        const Tensor& t = r->outputs[0].tensor;
-                        a.output.assign(t.data_as<float>(), t.data_as<float>() + t.element_count());
-                      }
-                      promise.set_value(std::move(a));
-                    });
+    Service().Infer(
+        call, name, "",
+        [&headers](std::string_view key) {
+          auto it = headers.find(std::string(key));
+          return it == headers.end() ? std::string() : it->second;
+        },
+        std::move(request),
+        [&promise](absl::StatusOr<InferenceResponse> r, const InferenceService::ServedBy& by) {
+          Answer a;
+          a.code = r.status().code();
+          a.message = std::string(r.status().message());
+          a.by = by;
+          if (r.ok() && !r->outputs.empty()) {
+            const Tensor& t = r->outputs[0].tensor;
+            a.output.assign(t.data_as<float>(), t.data_as<float>() + t.element_count());
+          }
+          promise.set_value(std::move(a));
+        });
     return promise.get_future().get();
   }
 
@@ -257,8 +265,7 @@ TEST_F(InferenceServiceTest, StatisticsCountRequestsPerVersion) {
   EXPECT_EQ(all->size(), 2u);
   EXPECT_EQ(Service().Statistics("nope", "").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Service().Statistics("echo", "9").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Service().Statistics("../x", "").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Service().Statistics("../x", "").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(IsServerErrorTest, FollowsTheHttpTable) {

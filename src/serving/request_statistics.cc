@@ -48,8 +48,8 @@ RequestStatistics::Totals RequestStatistics::Read(const std::string& model,
   if (it == counters_.end()) return {};
   const Counters& c = *it->second;
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  return Totals{c.success.load(kRelaxed),  c.failure.load(kRelaxed),  c.rows.load(kRelaxed),
-                c.total_ns.load(kRelaxed), c.queue_ns.load(kRelaxed), c.compute_ns.load(kRelaxed),
+  return Totals{c.success.load(kRelaxed),    c.failure.load(kRelaxed),  c.rows.load(kRelaxed),
+                c.total_ns.load(kRelaxed),   c.queue_ns.load(kRelaxed), c.compute_ns.load(kRelaxed),
                 c.failure_ns.load(kRelaxed), c.last_ms.load(kRelaxed)};
 }
 

@@ -37,8 +37,8 @@ class RequestStatistics {
 
  private:
   struct Counters {
-    std::atomic<uint64_t> success{0}, failure{0}, rows{0}, total_ns{0}, queue_ns{0},
-        compute_ns{0}, failure_ns{0}, last_ms{0};
+    std::atomic<uint64_t> success{0}, failure{0}, rows{0}, total_ns{0}, queue_ns{0}, compute_ns{0},
+        failure_ns{0}, last_ms{0};
   };
   mutable std::shared_mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Counters>> counters_;
