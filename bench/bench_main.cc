@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +22,9 @@
 #include "report.h"
 #include "runner.h"
 #include "workload.h"
+#if PTSERVE_BENCH_GRPC
+#include "grpc_runner.h"
+#endif
 
 namespace ptserve::bench {
 namespace {
@@ -84,10 +88,81 @@ absl::StatusOr<std::vector<double>> ParseRange(const std::string& flag, absl::st
   return values;
 }
 
-absl::Status Run(const Flags& f, const std::string& command_line) {
-  if (f.protocol == "grpc") {
-    return absl::UnimplementedError("-i grpc: the gRPC protocol is not supported yet; use -i http");
+absl::Status WriteReports(const Flags& f, const ReportInfo& info,
+                          const std::vector<StepResult>& results) {
+  auto write = [](const std::string& path, const std::string& contents) -> absl::Status {
+    std::ofstream out(path, std::ios::binary);
+    out << contents;
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write '", path, "'"));
+    return absl::OkStatus();
+  };
+  if (!f.csv_file.empty()) RETURN_IF_ERROR(write(f.csv_file, CsvReport(info, results)));
+  if (!f.json_file.empty()) RETURN_IF_ERROR(write(f.json_file, JsonReport(info, results)));
+  if (!f.report_file.empty()) RETURN_IF_ERROR(write(f.report_file, HtmlReport(info, results)));
+  return absl::OkStatus();
+}
+
+// -i grpc: KServe v2 ModelInfer with raw contents, closed loop (see grpc_runner.h).
+absl::Status RunGrpc(const Flags& f, const std::string& command_line) {
+#if PTSERVE_BENCH_GRPC
+  if (!f.request_rate_range.empty()) {
+    return absl::UnimplementedError("-i grpc runs closed loops only: use --concurrency-range");
   }
+  if (f.model_name.empty()) return absl::InvalidArgumentError("-i grpc needs -m/--model-name");
+  std::string target = f.url;
+  if (absl::StartsWith(target, "grpc://")) target = target.substr(7);
+  WorkloadOptions w;
+  w.model_name = f.model_name;
+  w.model_version = f.model_version;
+  w.batch_size = f.batch_size;
+  w.input_data = f.input_data;
+  w.seed = f.seed;
+  for (const std::string& s : f.shapes) RETURN_IF_ERROR(ParseShapeFlag(s, &w.shapes));
+  ASSIGN_OR_RETURN(ModelMetadata metadata,
+                   FetchGrpcModelMetadata(target, f.model_name, f.model_version));
+  ASSIGN_OR_RETURN(std::vector<InputTensor> inputs, ResolveInputs(metadata, w));
+  GrpcRunner::Options o;
+  o.target = target;
+  o.request = BuildGrpcRequest(inputs, f.model_name, f.model_version);
+  o.warmup_ms = f.warmup_ms;
+  o.measurement_interval_ms = f.measurement_interval_ms;
+  o.requests = f.requests;
+  o.timeout_ms = f.timeout_ms;
+  ASSIGN_OR_RETURN(std::unique_ptr<GrpcRunner> runner, GrpcRunner::Create(o));
+  ASSIGN_OR_RETURN(
+      std::vector<double> cs,
+      ParseRange("concurrency-range", f.concurrency_range.empty() ? "1" : f.concurrency_range));
+  ReportInfo info;
+  info.url = "grpc://" + target;
+  info.model = f.model_name;
+  info.endpoint = "grpc";
+  info.binary = true;
+  info.distribution = f.distribution;
+  info.percentile = f.percentile;
+  info.command_line = command_line;
+  std::cerr << "ptserve-bench: gRPC ModelInfer at " << target << " (" << o.request.ByteSizeLong()
+            << " byte message), "
+            << (f.requests > 0 ? absl::StrCat(f.requests, " requests")
+                               : absl::StrCat(f.measurement_interval_ms, " ms window"))
+            << " per step after " << f.warmup_ms << " ms warm-up\n";
+  std::vector<StepResult> results;
+  bool header_done = false;
+  for (double c : cs) {
+    ASSIGN_OR_RETURN(StepResult r, runner->RunStep(StepConfig::Closed(static_cast<int>(c))));
+    std::string text = TextSummary(info, {r});
+    if (header_done) text = text.substr(text.find('\n') + 1);
+    header_done = true;
+    std::cout << text << std::flush;
+    results.push_back(std::move(r));
+  }
+  return WriteReports(f, info, results);
+#else
+  return absl::UnimplementedError("-i grpc: this ptserve-bench is built without gRPC");
+#endif
+}
+
+absl::Status Run(const Flags& f, const std::string& command_line) {
+  if (f.protocol == "grpc") return RunGrpc(f, command_line);
   if (f.protocol != "http") {
     return absl::InvalidArgumentError(absl::StrCat("-i must be http or grpc, got '", f.protocol, "'"));
   }
@@ -205,16 +280,7 @@ absl::Status Run(const Flags& f, const std::string& command_line) {
     std::cout << text << std::flush;
     results.push_back(std::move(r));
   }
-  auto write = [](const std::string& path, const std::string& contents) -> absl::Status {
-    std::ofstream out(path, std::ios::binary);
-    out << contents;
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write '", path, "'"));
-    return absl::OkStatus();
-  };
-  if (!f.csv_file.empty()) RETURN_IF_ERROR(write(f.csv_file, CsvReport(info, results)));
-  if (!f.json_file.empty()) RETURN_IF_ERROR(write(f.json_file, JsonReport(info, results)));
-  if (!f.report_file.empty()) RETURN_IF_ERROR(write(f.report_file, HtmlReport(info, results)));
-  return absl::OkStatus();
+  return WriteReports(f, info, results);
 }
 
 }  // namespace
@@ -227,7 +293,9 @@ int main(int argc, char** argv) {
   app.add_option("-m,--model-name", f.model_name, "Model name");
   app.add_option("-x,--model-version", f.model_version, "Model version (default: unversioned)");
   app.add_option("-u,--url", f.url, "Server, host:port or http://host:port")->capture_default_str();
-  app.add_option("-i,--protocol", f.protocol, "http (grpc: not supported yet)")->capture_default_str();
+  app.add_option("-i,--protocol", f.protocol,
+                 "http or grpc (KServe v2 ModelInfer, closed loop; -u host:8001)")
+      ->capture_default_str();
   app.add_option("--concurrency-range", f.concurrency_range,
                  "Closed loop: start:end:step (step N adds, xN multiplies), e.g. 1:64:x2");
   app.add_option("--request-rate-range", f.request_rate_range,

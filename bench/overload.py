@@ -44,7 +44,7 @@ IMAGE_BYTES = 3 * 224 * 224 * 4
 
 def start_server(binary, repo, args):
     log = tempfile.NamedTemporaryFile(prefix="ptserve-overload-", suffix=".log", delete=False)
-    proc = subprocess.Popen([binary, "--model-repository", repo, "--http-port", "0",
+    proc = subprocess.Popen([binary, "--model-repository", repo, "--http-port", "0", "--grpc-port", "-1",
                              "--management-port", "-1", *args], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     port = None

@@ -44,10 +44,10 @@ mkrepo() {  # dir models...
 }
 HOSTREPO=$(mktemp -d); mkrepo "$HOSTREPO" mlp resnet18 text
 trap 'pkill -f "http-port 819[01]" || true; rm -rf "$HOSTREPO"' EXIT
-"$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" --http-port 8190 --management-port -1 \
+"$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" --http-port 8190 --grpc-port -1 --management-port -1 \
   > "$OUT/server-113.log" 2>&1 &
 # (one line: scripts/debian13-run.sh passes its command through printf %q)
-bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo; for m in mlp resnet18 text mlp_aoti text_aoti; do d=examples/models/$m; [ -d $d ] || d=examples/pytorch2/$m; mkdir -p /tmp/bench-repo/$m; cp $d/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/$d/1 /tmp/bench-repo/$m/1; done; printf "dynamic_batching { max_queue_delay_microseconds: 500 }\nparameters { key: \"PAD_INPUTS\" value { string_value: \"input_ids:0,attention_mask:0\" } }\n" >> /tmp/bench-repo/text/config.pbtxt; exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 8191 --management-port -1' \
+bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo; for m in mlp resnet18 text mlp_aoti text_aoti; do d=examples/models/$m; [ -d $d ] || d=examples/pytorch2/$m; mkdir -p /tmp/bench-repo/$m; cp $d/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/$d/1 /tmp/bench-repo/$m/1; done; printf "dynamic_batching { max_queue_delay_microseconds: 500 }\nparameters { key: \"PAD_INPUTS\" value { string_value: \"input_ids:0,attention_mask:0\" } }\n" >> /tmp/bench-repo/text/config.pbtxt; exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 8191 --grpc-port -1 --management-port -1' \
   > "$OUT/server-26.log" 2>&1 &
 for port in 8190 8191; do
   for _ in $(seq 600); do curl -sf localhost:$port/v2/health/ready >/dev/null && break; sleep 0.5; done

@@ -97,7 +97,7 @@ def main():
 
     log_path = os.path.join(args.out, "ptserve.log")
     log = open(log_path, "w")
-    cmd = [binary, "--model-repository", args.repository, "--http-port", "0", "--management-port", "-1",
+    cmd = [binary, "--model-repository", args.repository, "--http-port", "0", "--grpc-port", "-1", "--management-port", "-1",
            "--default-model", args.default_model] + args.server_arg
     print("soak: starting", " ".join(cmd), flush=True)
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

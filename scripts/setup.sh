@@ -14,11 +14,13 @@ PACKAGES=(
   libboost-dev libsimdjson-dev libprotobuf-dev protobuf-compiler libcli11-dev libabsl-dev
   libspdlog-dev libgtest-dev libgmock-dev
   libzip-dev  # reads .pt2 (AOTInductor) packages
+  libgrpc++-dev protobuf-compiler-grpc  # the gRPC front end (--grpc-port)
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer, ASan and UBSan runtimes
   clang-format clang-tidy  # scripts/lint.sh
   # example models, tests, benchmarks
   python3-torch python3-torchvision python3-sklearn python3-numpy python3-pytest
   python3-fastapi python3-uvicorn python3-uvloop python3-locust
+  python3-grpcio python3-grpc-tools  # tests/integration/test_grpc.py: stubs made at test time
   curl wrk prometheus
 )
 case "$codename" in

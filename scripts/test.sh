@@ -34,13 +34,14 @@ if part unit; then
 fi
 
 if part tsan; then
-  echo "== ThreadSanitizer: scheduler, metrics, repository (model version lifetime, routing)"
+  echo "== ThreadSanitizer: scheduler, metrics, repository (model version lifetime, routing), serving"
   cmake -S . -B build-tsan -G Ninja -DPTSERVE_WITH_TORCH=OFF -DPTSERVE_BUILD_BENCH=OFF \
-    -DPTSERVE_DIRS="core;config;metrics;scheduler;repository" -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
-  cmake --build build-tsan --target scheduler_test metrics_test repository_test
+    -DPTSERVE_GRPC=OFF -DPTSERVE_DIRS="core;config;protocol;metrics;scheduler;repository;serving" \
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" >/dev/null
+  cmake --build build-tsan --target scheduler_test metrics_test repository_test serving_test
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/scheduler/scheduler_test --gtest_brief=1
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/repository/repository_test --gtest_brief=1
+  TSAN_OPTIONS="halt_on_error=1" build-tsan/src/serving/serving_test --gtest_brief=1
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
     --gtest_filter=-*Death*:*HotPathCost*
 fi

@@ -192,7 +192,7 @@ class Server:
     def start(self, timeout=300):
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [self.binary, "--model-repository", self.repository, "--http-port", "0",
+            [self.binary, "--model-repository", self.repository, "--http-port", "0", "--grpc-port", "-1",
              "--management-port", "-1", "--max-queue-size", "4096"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout

@@ -10,24 +10,26 @@
 #include <thread>
 
 #include "absl/strings/str_join.h"
-#include "core/heap.h"
-#include "core/openmp_env.h"
+#include "backend/aoti_backend.h"
 #include "backend/blas_threads.h"
 #include "backend/onednn_probe.h"
 #include "backend/operator_libraries.h"
-#include "backend/aoti_backend.h"
 #include "backend/platform_backends.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
+#include "core/heap.h"
+#include "core/openmp_env.h"
+#include "metrics/inference_metrics.h"
+#include "metrics/text_format.h"
 #include "repository/model_repository.h"
+#include "repository/repository_poller.h"
+#include "server/grpc_server.h"
 #include "server/http/http_server.h"
 #include "server/http_edge.h"
 #include "server/inference_api.h"
 #include "server/logging.h"
 #include "server/management_api.h"
-#include "metrics/inference_metrics.h"
-#include "metrics/text_format.h"
-#include "repository/repository_poller.h"
+#include "serving/inference_service.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -40,6 +42,8 @@ struct ServerFlags {
   int http_port = 8000;
   int http_threads = 0;
   int grpc_port = 8001;
+  std::string grpc_address;        // "" = --http-address
+  int grpc_max_message_bytes = 0;  // 0 = --max-request-bytes
   int metrics_port = -1;
   std::string model_control_mode = "none";
   std::vector<std::string> load_models;
@@ -93,9 +97,22 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--http-thread-count", f.http_threads,
                  "Network threads (0: 1 per 2 CPUs, at least 1)")
       ->envname("PTSERVE_HTTP_THREAD_COUNT")->capture_default_str()->check(CLI::Range(0, 256));
-  app.add_option("--grpc-port", f.grpc_port, "gRPC port (gRPC is not implemented yet; accepted "
-                 "for tritonserver compatibility)")
-      ->envname("PTSERVE_GRPC_PORT")->capture_default_str();
+  app.add_option("--grpc-port", f.grpc_port,
+                 "gRPC port: KServe v2 GRPCInferenceService and grpc.health.v1.Health (0: any "
+                 "free port, printed at start; -1: off)")
+      ->envname("PTSERVE_GRPC_PORT")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--grpc-address", f.grpc_address,
+                 "Address the gRPC server binds (default: "
+                 "--http-address)")
+      ->envname("PTSERVE_GRPC_ADDRESS");
+  app.add_option("--grpc-max-message-bytes", f.grpc_max_message_bytes,
+                 "Largest gRPC message received or sent; a larger request gets "
+                 "RESOURCE_EXHAUSTED (0: --max-request-bytes)")
+      ->envname("PTSERVE_GRPC_MAX_MESSAGE_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 2147483647));
   app.add_flag("--metrics", f.metrics,
                  "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
       ->envname("PTSERVE_METRICS")->capture_default_str();
@@ -285,14 +302,17 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  InferenceService::Options service_options;
+  service_options.metrics = &metrics;
+  service_options.ready_needs_a_model =
+      flags.model_control_mode != "explicit" && flags.strict_readiness;
+  service_options.log_requests = flags.log_requests;
+  service_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
+  InferenceService service(service_options, repository->get());
   InferenceApi::Options api_options;
   api_options.limits.max_elements = flags.max_elements;
   api_options.default_model = flags.default_model;
   api_options.metrics = &metrics;
-  api_options.ready_needs_a_model =
-      flags.model_control_mode != "explicit" && flags.strict_readiness;
-  api_options.log_requests = flags.log_requests;
-  api_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
   if (api_options.default_model.empty()) {
     const auto names = (*repository)->ListModels();
     if (std::find(names.begin(), names.end(), "mlp") != names.end()) {
@@ -301,7 +321,7 @@ int Run(int argc, char** argv) {
       api_options.default_model = names[0];
     }
   }
-  InferenceApi api(api_options, repository->get());
+  InferenceApi api(api_options, &service);
   auto router = std::make_shared<http::Router>();
   api.Register(*router);
 
@@ -342,6 +362,33 @@ int Run(int argc, char** argv) {
     spdlog::info("metrics listening on {}:{}", flags.http_address, metrics_server->port());
   }
   spdlog::info("HTTP server listening on {}:{}", flags.http_address, (*server)->port());
+
+  std::unique_ptr<GrpcServer> grpc_server;
+  if (flags.grpc_port >= 0) {
+    GrpcServer::Options options;
+    options.address = flags.grpc_address.empty() ? flags.http_address : flags.grpc_address;
+    options.port = flags.grpc_port;
+    options.max_message_bytes =
+        flags.grpc_max_message_bytes > 0
+            ? flags.grpc_max_message_bytes
+            : static_cast<int>(std::min<size_t>(flags.max_request_bytes, 2147483647));
+    options.limits.max_elements = flags.max_elements;
+    options.management_enabled = flags.management_port >= 0;
+    options.management_address = flags.management_address;
+    options.management_token = flags.management_token;
+    auto created = GrpcServer::Create(options, &service);
+    if (created.ok()) {
+      grpc_server = std::move(*created);
+      spdlog::info("gRPC server listening on {}:{}", options.address, grpc_server->port());
+    } else if (created.status().code() == absl::StatusCode::kUnimplemented &&
+               app.get_option("--grpc-port")->count() == 0) {
+      // Built without gRPC and not asked for it: the default port is not a promise.
+      spdlog::warn("no gRPC: {}", std::string(created.status().message()));
+    } else {
+      spdlog::error("--grpc-port {}: {}", flags.grpc_port, std::string(created.status().message()));
+      return 1;
+    }
+  }
 
   std::unique_ptr<ManagementApi> management;
   std::unique_ptr<http::HttpServer> management_server;
@@ -397,7 +444,7 @@ int Run(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   spdlog::info("received {}: shutting down (readiness is now false)",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  api.SetShuttingDown();
+  service.SetShuttingDown();
   if (poller) poller->Stop();
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(std::max(1, flags.exit_timeout_secs));
@@ -408,7 +455,14 @@ int Run(int argc, char** argv) {
   }
   const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-  (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
+  if (grpc_server) {  // in parallel with the HTTP server's grace period
+    std::thread grpc_shutdown(
+        [&] { grpc_server->Shutdown(std::max(grace, std::chrono::milliseconds(100))); });
+    (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
+    grpc_shutdown.join();
+  } else {
+    (*server)->Shutdown(std::max(grace, std::chrono::milliseconds(100)));
+  }
   if (management_server) management_server->Shutdown(std::chrono::milliseconds(100));
   if (metrics_server) metrics_server->Shutdown(std::chrono::milliseconds(100));
   connections.Release();

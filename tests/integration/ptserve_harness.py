@@ -32,6 +32,7 @@ class Server:
         self.proc = None
         self.port = None
         self.management_port = None
+        self.grpc_port = None
         self.log_path = None
 
     def __enter__(self):
@@ -45,8 +46,11 @@ class Server:
         fd, self.log_path = tempfile.mkstemp(prefix="ptserve-", suffix=".log")
         os.close(fd)
         self._log = open(self.log_path, "w")
-        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0",
-               "--management-port", "0"] + self.args
+        cmd = [BINARY, "--model-repository", self.repository, "--http-port", "0"] + self.args
+        # Never the default ports (8003, 8001): tests run servers side by side.
+        for flag in ("--management-port", "--grpc-port"):
+            if not any(a.startswith(flag) for a in self.args):
+                cmd += [flag, "0"]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while self.port is None:
@@ -64,6 +68,9 @@ class Server:
         m = re.search(r"management API listening on [^\s]+:(\d+)", self.log())
         if m:
             self.management_port = int(m.group(1))
+        m = re.search(r"gRPC server listening on [^\s]+:(\d+)", self.log())
+        if m:
+            self.grpc_port = int(m.group(1))
 
     def wait_until_ready(self):
         deadline = time.time() + self.ready_timeout

@@ -1,0 +1,594 @@
+#include "server/grpc_server.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "protocol/grpc_codec.h"
+#include "protocol/grpc_service.grpc.pb.h"
+#include "protocol/health.grpc.pb.h"
+#include "server/grpc_status.h"
+#include "server/logging.h"
+#include "server/management_api.h"
+#include "spdlog/spdlog.h"
+
+namespace ptserve {
+namespace {
+
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+std::string Lookup(const grpc::ServerContextBase& context, std::string_view name) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(name.data(), name.size()));
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+HeaderLookup Headers(const grpc::ServerContextBase& context) {
+  return [&context](std::string_view name) { return Lookup(context, name); };
+}
+
+ServerUnaryReactor* Answer(CallbackServerContext* context, const absl::Status& status) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(GrpcStatusFor(status));
+  return reactor;
+}
+
+// The remaining time of the call's deadline in µs; nullopt when it has none.
+std::optional<int64_t> DeadlineUs(const grpc::ServerContextBase& context) {
+  const auto deadline = context.deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return std::nullopt;
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::system_clock::now());
+  return std::max<int64_t>(0, left.count());
+}
+
+// The per-request queue timeout: parameters.timeout, else x-timeout-us, else the deadline.
+absl::Status ApplyTimeout(const grpc::ServerContextBase& context, InferenceRequest& request) {
+  if (request.timeout_us) return absl::OkStatus();
+  absl::StatusOr<std::optional<int64_t>> header =
+      ParseTimeoutHeader(Lookup(context, "x-timeout-us"));
+  if (!header.ok()) return header.status();
+  if (*header) {
+    request.timeout_us = *header;
+  } else {
+    request.timeout_us = DeadlineUs(context);
+  }
+  return absl::OkStatus();
+}
+
+bool LoopbackPeer(const std::string& peer) {
+  return absl::StartsWith(peer, "ipv4:127.") || absl::StartsWith(peer, "ipv6:[::1]") ||
+         absl::StartsWith(peer, "ipv6:%5B::1%5D") || absl::StartsWith(peer, "ipv6:[::ffff:127.") ||
+         absl::StartsWith(peer, "unix:");
+}
+
+bool Wildcard(const std::string& address) {
+  return address == "0.0.0.0" || address == "::" || address == "[::]";
+}
+
+}  // namespace
+
+class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  Impl(Options options, InferenceService* service)
+      : options_(std::move(options)), service_(service), worker_([this] { Work(); }) {}
+  ~Impl() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  const Options& options() const { return options_; }
+  InferenceService& service() { return *service_; }
+
+  // Health ------------------------------------------------------------------
+  class Health final : public grpc::health::v1::Health::CallbackService {
+   public:
+    explicit Health(InferenceService* service) : service_(service) {}
+    ServerUnaryReactor* Check(CallbackServerContext* context,
+                              const grpc::health::v1::HealthCheckRequest* request,
+                              grpc::health::v1::HealthCheckResponse* response) override {
+      using grpc::health::v1::HealthCheckResponse;
+      const std::string& name = request->service();
+      if (name.empty() || name == "live") {
+        response->set_status(HealthCheckResponse::SERVING);
+      } else if (name == "ready" || name == "inference.GRPCInferenceService") {
+        response->set_status(service_->Ready().ok() ? HealthCheckResponse::SERVING
+                                                    : HealthCheckResponse::NOT_SERVING);
+      } else {
+        return Answer(context,
+                      absl::NotFoundError(absl::StrCat(
+                          "unknown service '", name.substr(0, 64),
+                          "' (valid: \"\", live, ready, inference.GRPCInferenceService)")));
+      }
+      return Answer(context, absl::OkStatus());
+    }
+    grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse>* Watch(
+        CallbackServerContext* context, const grpc::health::v1::HealthCheckRequest*) override {
+      class Refuse : public grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse> {
+       public:
+        Refuse() {
+          Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                              "Watch is not served; call Check (as Kubernetes probes do)"));
+        }
+        void OnDone() override { delete this; }
+      };
+      return new Refuse();
+    }
+
+   private:
+    InferenceService* service_;
+  };
+
+  // KServe v2 ----------------------------------------------------------------
+  ServerUnaryReactor* ServerLive(CallbackServerContext* context,
+                                 const inference::ServerLiveRequest*,
+                                 inference::ServerLiveResponse* response) override {
+    response->set_live(true);
+    return Answer(context, absl::OkStatus());
+  }
+
+  ServerUnaryReactor* ServerReady(CallbackServerContext* context,
+                                  const inference::ServerReadyRequest*,
+                                  inference::ServerReadyResponse* response) override {
+    response->set_ready(service_->Ready().ok());
+    return Answer(context, absl::OkStatus());
+  }
+
+  ServerUnaryReactor* ModelReady(CallbackServerContext* context,
+                                 const inference::ModelReadyRequest* request,
+                                 inference::ModelReadyResponse* response) override {
+    const absl::Status ready =
+        service_->ModelReady(request->name(), request->version(), Headers(*context));
+    // Like Triton: an unknown or unready model is `ready: false`, not an error.
+    response->set_ready(ready.ok());
+    return Answer(context, absl::OkStatus());
+  }
+
+  ServerUnaryReactor* ServerMetadata(CallbackServerContext* context,
+                                     const inference::ServerMetadataRequest*,
+                                     inference::ServerMetadataResponse* response) override {
+    EncodeGrpcServerMetadata(service_->Metadata(), response);
+    return Answer(context, absl::OkStatus());
+  }
+
+  ServerUnaryReactor* ModelMetadata(CallbackServerContext* context,
+                                    const inference::ModelMetadataRequest* request,
+                                    inference::ModelMetadataResponse* response) override {
+    auto metadata = service_->Metadata(request->name(), request->version(), Headers(*context));
+    if (metadata.ok()) EncodeGrpcModelMetadata(*metadata, response);
+    return Answer(context, metadata.status());
+  }
+
+  ServerUnaryReactor* ModelInfer(CallbackServerContext* context,
+                                 const inference::ModelInferRequest* request,
+                                 inference::ModelInferResponse* response) override;
+
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+  ModelStreamInfer(CallbackServerContext* context) override;
+
+  ServerUnaryReactor* ModelConfig(CallbackServerContext* context,
+                                  const inference::ModelConfigRequest* request,
+                                  inference::ModelConfigResponse* response) override {
+    auto version = service_->Version(request->name(), request->version());
+    if (version.ok()) response->mutable_config()->CopyFrom((*version)->config());
+    return Answer(context, version.status());
+  }
+
+  ServerUnaryReactor* ModelStatistics(CallbackServerContext* context,
+                                      const inference::ModelStatisticsRequest* request,
+                                      inference::ModelStatisticsResponse* response) override {
+    auto statistics = service_->Statistics(request->name(), request->version());
+    if (statistics.ok()) EncodeGrpcModelStatistics(*statistics, response);
+    return Answer(context, statistics.status());
+  }
+
+  // Repository ---------------------------------------------------------------
+  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* context,
+                                      const inference::RepositoryIndexRequest* request,
+                                      inference::RepositoryIndexResponse* response) override {
+    if (absl::Status allowed = Authorized(*context); !allowed.ok()) return Answer(context, allowed);
+    for (const RepositoryIndexEntry& e : service_->repository().Index(request->ready())) {
+      auto* model = response->add_models();
+      model->set_name(e.name);
+      model->set_version(e.version);
+      model->set_state(e.state);
+      model->set_reason(e.reason);
+    }
+    return Answer(context, absl::OkStatus());
+  }
+
+  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* context,
+                                          const inference::RepositoryModelLoadRequest* request,
+                                          inference::RepositoryModelLoadResponse*) override {
+    if (absl::Status allowed = Authorized(*context); !allowed.ok()) return Answer(context, allowed);
+    std::optional<config::ModelConfig> override_config;
+    auto it = request->parameters().find("config");
+    if (it != request->parameters().end()) {
+      const auto& p = it->second;
+      if (p.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam &&
+          p.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
+        return Answer(context, absl::InvalidArgumentError(
+                                   "parameters.config must be a string: the model config as JSON"));
+      }
+      config::ModelConfig config;
+      const std::string& json =
+          p.parameter_choice_case() == inference::ModelRepositoryParameter::kStringParam
+              ? p.string_param()
+              : p.bytes_param();
+      auto status = google::protobuf::util::JsonStringToMessage(json, &config);
+      if (!status.ok()) {
+        return Answer(context, absl::InvalidArgumentError(
+                                   absl::StrCat("parameters.config is not a valid model config: ",
+                                                std::string(status.message()))));
+      }
+      override_config = std::move(config);
+    }
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    RunInBackground([this, reactor, name = request->model_name(), override_config] {
+      absl::Status status = service_->repository().Load(name, override_config);
+      if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("failed to load '", name, "': ", status.message()));
+      }
+      reactor->Finish(GrpcStatusFor(status));
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* context,
+                                            const inference::RepositoryModelUnloadRequest* request,
+                                            inference::RepositoryModelUnloadResponse*) override {
+    if (absl::Status allowed = Authorized(*context); !allowed.ok()) return Answer(context, allowed);
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    RunInBackground([this, reactor, name = request->model_name()] {
+      reactor->Finish(GrpcStatusFor(service_->repository().Unload(name)));
+    });
+    return reactor;
+  }
+
+ private:
+  absl::Status Authorized(const CallbackServerContext& context) const {
+    if (!options_.management_enabled) {
+      return absl::UnavailableError("the repository API is off (--management-port -1)");
+    }
+    if (!Wildcard(options_.management_address) && !LoopbackPeer(context.peer())) {
+      return absl::PermissionDeniedError(
+          "the repository API answers only loopback clients (as the management API, "
+          "--management-address)");
+    }
+    if (!options_.management_token.empty()) {
+      const std::string auth = Lookup(context, "authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      const bool bearer = auth.size() > kBearer.size() &&
+                          absl::EqualsIgnoreCase(absl::string_view(auth.data(), kBearer.size()),
+                                                 absl::string_view(kBearer.data(), kBearer.size()));
+      if (!bearer ||
+          !SameSecret(std::string_view(auth).substr(kBearer.size()), options_.management_token)) {
+        return absl::UnauthenticatedError(
+            auth.empty() ? "the repository API needs metadata 'authorization: Bearer <token>'"
+                         : "invalid management token");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void RunInBackground(std::function<void()> work) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      work_.push_back(std::move(work));
+    }
+    cv_.notify_one();
+  }
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
+      if (work_.empty()) return;
+      auto work = std::move(work_.front());
+      work_.pop_front();
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+
+  const Options options_;
+  InferenceService* const service_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> work_;
+  bool stop_ = false;
+  std::thread worker_;
+
+ public:
+  std::unique_ptr<Health> health_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+namespace {
+
+// One ModelInfer call. The scheduler's callback finishes it; a cancelled call
+// drops its request from the queue. Deletes itself when gRPC is done with it.
+class InferReactor final : public ServerUnaryReactor {
+ public:
+  InferReactor(GrpcServer::Impl* server, CallbackServerContext* context,
+               const inference::ModelInferRequest* request, inference::ModelInferResponse* response)
+      : state_(std::make_shared<State>()) {
+    InferenceService::Call call = InferenceService::StartCall(
+        RequestId(Lookup(*context, "x-request-id")), "grpc", &GrpcCodeName);
+    context->AddInitialMetadata("x-request-id", call.request_id);
+    // The request message lives until this reactor is done; its raw contents are moved into
+    // the request's tensors (shared owner), so they outlive it where a shadow copy still runs.
+    auto* message = const_cast<inference::ModelInferRequest*>(request);
+    const DecodeLimits limits = server->options().limits;
+    std::shared_ptr<State> state = state_;
+    InferenceService::Cancel cancel = server->service().Infer(
+        call, message->model_name(), message->model_version(), Headers(*context),
+        [message, context, limits](const ModelVersion&) -> absl::StatusOr<InferenceRequest> {
+          absl::StatusOr<InferenceRequest> decoded = DecodeGrpcInferRequest(*message, limits);
+          if (!decoded.ok()) return decoded.status();
+          absl::Status timeout = ApplyTimeout(*context, *decoded);
+          if (!timeout.ok()) return timeout;
+          return decoded;
+        },
+        [this, context, response](absl::StatusOr<InferenceResponse> r,
+                                  const InferenceService::ServedBy& by) {
+          {
+            std::lock_guard<std::mutex> lock(state_->mu);
+            state_->finished = true;
+            state_->cancel = nullptr;
+          }
+          if (!r.ok()) {
+            Finish(GrpcStatusFor(r.status()));
+            return;
+          }
+          context->AddInitialMetadata("x-model-version", by.version);
+          if (!by.variant.empty()) context->AddInitialMetadata("x-variant", by.variant);
+          EncodeGrpcInferResponse(*r, response);
+          Finish(grpc::Status::OK);  // `this` may be gone from here on
+        });
+    if (cancel) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (!state->finished) state->cancel = std::move(cancel);
+    }
+  }
+
+  void OnCancel() override {
+    InferenceService::Cancel cancel;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      cancel = state_->cancel;
+    }
+    if (cancel) cancel();  // answers CANCELLED through the callback
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct State {
+    std::mutex mu;
+    bool finished = false;
+    InferenceService::Cancel cancel;
+  };
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+ServerUnaryReactor* GrpcServer::Impl::ModelInfer(CallbackServerContext* context,
+                                                 const inference::ModelInferRequest* request,
+                                                 inference::ModelInferResponse* response) {
+  return new InferReactor(this, context, request, response);
+}
+
+namespace {
+
+// One ModelStreamInfer call: every request read is served independently; its
+// response (or error_message) is written when it is ready, so responses may
+// come back in another order than the requests (match them by id). At most
+// kMaxPending requests of a stream are in flight: reading waits for answers
+// beyond that. When the client goes away, queued requests are dropped and the
+// call finishes once the running ones are answered.
+//
+// gRPC operations (StartRead, StartWrite, Finish) are started outside mu_.
+class StreamReactor final : public grpc::ServerBidiReactor<inference::ModelInferRequest,
+                                                           inference::ModelStreamInferResponse> {
+ public:
+  static constexpr int kMaxPending = 256;
+
+  StreamReactor(GrpcServer::Impl* server, CallbackServerContext* context)
+      : server_(server), context_(context) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side, or the call is over
+      std::unique_lock<std::mutex> lock(mu_);
+      reads_done_ = true;
+      reading_ = false;
+      MaybeFinish(lock);
+      return;
+    }
+    const uint64_t key = next_key_++;
+    const std::string id = request_.id();
+    InferenceService::Call call = InferenceService::StartCall(
+        RequestId(Lookup(*context_, "x-request-id")), "grpc", &GrpcCodeName);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pending_;
+      reading_ = false;
+      in_read_done_ = true;  // request_ is in use: no read may start until this returns
+    }
+    const DecodeLimits limits = server_->options().limits;
+    inference::ModelInferRequest* message = &request_;
+    CallbackServerContext* context = context_;
+    InferenceService::Cancel cancel = server_->service().Infer(
+        call, request_.model_name(), request_.model_version(), Headers(*context_),
+        [message, context, limits](const ModelVersion&) -> absl::StatusOr<InferenceRequest> {
+          absl::StatusOr<InferenceRequest> decoded = DecodeGrpcInferRequest(*message, limits);
+          if (!decoded.ok()) return decoded.status();
+          absl::Status timeout = ApplyTimeout(*context, *decoded);
+          if (!timeout.ok()) return timeout;
+          return decoded;
+        },
+        [this, key, id](absl::StatusOr<InferenceResponse> r, const InferenceService::ServedBy&) {
+          auto reply = std::make_unique<inference::ModelStreamInferResponse>();
+          if (r.ok()) {
+            EncodeGrpcInferResponse(*r, reply->mutable_infer_response());
+          } else {
+            reply->set_error_message(std::string(r.status().message()));
+            reply->mutable_infer_response()->set_id(id);
+          }
+          Answered(key, std::move(reply));
+        });
+    request_.Clear();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cancel && answered_.count(key) == 0) cancels_[key] = std::move(cancel);
+    answered_.erase(key);
+    in_read_done_ = false;
+    if (!cancelled_ && !broken_ && pending_ < kMaxPending) {
+      reading_ = true;
+      lock.unlock();
+      StartRead(&request_);
+      return;
+    }
+    MaybeFinish(lock);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    writes_.pop_front();
+    if (!ok) broken_ = true;
+    writing_ = false;
+    WriteNext(lock);
+  }
+
+  void OnCancel() override {
+    std::vector<InferenceService::Cancel> cancels;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      for (auto& [key, cancel] : cancels_) cancels.push_back(cancel);
+    }
+    for (auto& cancel : cancels) cancel();  // each answers CANCELLED through Answered
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Answered(uint64_t key, std::unique_ptr<inference::ModelStreamInferResponse> reply) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cancels_.erase(key) == 0) answered_.insert(key);  // answered before Infer returned
+    --pending_;
+    if (!broken_ && !cancelled_) writes_.push_back(std::move(reply));
+    // A read paused for kMaxPending resumes (not while OnReadDone still runs: it decides).
+    if (!reading_ && !in_read_done_ && !reads_done_ && !cancelled_ && !broken_ &&
+        pending_ < kMaxPending) {
+      reading_ = true;
+      lock.unlock();
+      StartRead(&request_);
+      lock.lock();
+    }
+    WriteNext(lock);
+  }
+
+  // Starts the next write if none is in flight, else finishes when all is done. Releases `lock`.
+  void WriteNext(std::unique_lock<std::mutex>& lock) {
+    if (!writing_ && !writes_.empty() && !broken_) {
+      writing_ = true;
+      const inference::ModelStreamInferResponse* next = writes_.front().get();
+      lock.unlock();
+      StartWrite(next);
+      return;
+    }
+    MaybeFinish(lock);
+  }
+
+  // Finishes once nothing is left to read, answer or write. Releases `lock`.
+  void MaybeFinish(std::unique_lock<std::mutex>& lock) {
+    const bool more_to_read = !reads_done_ && !cancelled_ && !broken_;
+    if (finished_ || pending_ > 0 || writing_ || reading_ || in_read_done_ || more_to_read) {
+      lock.unlock();
+      return;
+    }
+    finished_ = true;
+    const bool cancelled = cancelled_;
+    lock.unlock();
+    Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);  // `this` may be gone
+  }
+
+  GrpcServer::Impl* const server_;
+  CallbackServerContext* const context_;
+  inference::ModelInferRequest request_;  // the read in progress (one at a time)
+  uint64_t next_key_ = 0;                 // touched by OnReadDone only (reads are serial)
+
+  std::mutex mu_;
+  int pending_ = 0;
+  bool reading_ = true;        // a read is outstanding
+  bool in_read_done_ = false;  // OnReadDone is using request_
+  bool reads_done_ = false, cancelled_ = false, broken_ = false;
+  bool writing_ = false, finished_ = false;
+  std::deque<std::unique_ptr<inference::ModelStreamInferResponse>> writes_;
+  std::map<uint64_t, InferenceService::Cancel> cancels_;
+  std::set<uint64_t> answered_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+GrpcServer::Impl::ModelStreamInfer(CallbackServerContext* context) {
+  return new StreamReactor(this, context);
+}
+
+GrpcServer::GrpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(100)); }
+
+int GrpcServer::port() const { return impl_->port_; }
+
+void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
+  if (!impl_->server_) return;
+  impl_->server_->Shutdown(std::chrono::system_clock::now() + grace);
+  impl_->server_->Wait();
+  impl_->server_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
+                                                               InferenceService* service) {
+  auto impl = std::make_unique<Impl>(options, service);
+  impl->health_ = std::make_unique<Impl::Health>(service);
+  grpc::ServerBuilder builder;
+  const std::string address =
+      options.address.find(':') != std::string::npos && options.address.front() != '['
+          ? absl::StrCat("[", options.address, "]:", options.port)
+          : absl::StrCat(options.address, ":", options.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(impl.get());
+  builder.RegisterService(impl->health_.get());
+  impl->server_ = builder.BuildAndStart();
+  if (!impl->server_ || impl->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("gRPC: cannot listen on ", address,
+                                               " (in use, or not an address of this machine?)"));
+  }
+  return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
+}
+
+}  // namespace ptserve
