@@ -1,5 +1,5 @@
 // InferenceService: the one place an inference request is served, whatever
-// protocol carried it. HTTP (server/inference_api) and gRPC (server/grpc_api)
+// protocol carried it. HTTP (server/inference_api) and gRPC (server/grpc_server)
 // decode their wire format into an InferenceRequest, call Infer(), and encode
 // what comes back; everything in between happens here:
 //
