@@ -4,7 +4,7 @@
 # short performance-regression suite, offline deploy checks, and — on Debian 12 — the unit and
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
-# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tsan, fuzz, monitoring, integration,
+# PTSERVE_TEST_PARTS (comma-separated) runs a subset: unit, tools, tsan, fuzz, monitoring, integration,
 # soak, regress, deploy, asan, debian13 (default: all). asan is an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of everything with the unit tests and the hostile-input
 # integration tests against it (scripts/sanitize.sh, docs/testing.md); SANITIZE_PYTEST=tests/integration
@@ -12,7 +12,7 @@
 # 2-CPU machine, which CI's 90 minutes do not hold beside the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-unit,tools,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
@@ -24,6 +24,11 @@ BUILD=${PTSERVE_BUILD_DIR:-build}
 if part unit; then
   echo "== unit tests"
   ctest --test-dir "$BUILD" --output-on-failure -j2
+fi
+
+if part tools; then
+  echo "== tools and script helpers: config.pbtxt through protobuf, ptserve-optimize --write, scripts/lib/server.sh"
+  /usr/bin/python3 -m pytest -q tests/tools
 fi
 
 if part tsan; then
