@@ -5,8 +5,9 @@
 # printing each step with its elapsed time. Then it serves until Ctrl-C / SIGTERM.
 #
 # Ports: HTTP 8000, metrics 8002, management 8003 when free, else any free port (printed).
-# Extra arguments go to ptserve (`build/src/server/ptserve --help`); --http-port,
-# --metrics-port and --management-port (or PTSERVE_HTTP_PORT, ...) given there are used as given.
+# Extra arguments go to ptserve (`build/src/server/ptserve --help`). --http-port, --metrics-port
+# and --management-port (or PTSERVE_HTTP_PORT, ...) given there are used as given; with
+# --model-repository DIR (or PTSERVE_MODEL_REPOSITORY) it serves DIR and makes no examples.
 # Environment: PTSERVE_BUILD_DIR (build), PTSERVE_READY_TIMEOUT (600 s: fail with the server's
 # last log lines if it is not ready by then), PTSERVE_LOG (where the server's output also goes;
 # default $BUILD/ptserve-serve.log).
@@ -23,7 +24,13 @@ step() {  # name command...
 }
 step "install packages (scripts/setup.sh --serve)" bash scripts/setup.sh --serve
 step "build the server (scripts/build.sh --serve)" bash scripts/build.sh --serve
-step "make the example models (scripts/examples.sh)" bash scripts/examples.sh
+REPO=()
+if _has_flag --model-repository "$@" || [ -n "${PTSERVE_MODEL_REPOSITORY:-}" ]; then
+  echo "== serve: your model repository: the example models are not made"
+else
+  step "make the example models (scripts/examples.sh)" bash scripts/examples.sh
+  REPO=(--model-repository examples/models)
+fi
 
 PTSERVE_PREFER_HTTP_PORT=8000 PTSERVE_PREFER_METRICS_PORT=8002 PTSERVE_PREFER_MANAGEMENT_PORT=8003 \
   port_args PORTS "$@"
@@ -32,7 +39,7 @@ mkdir -p "$(dirname "$LOG")"
 t=$SECONDS
 echo "== serve: start ptserve and wait until every model is ready (at $((SECONDS - T0)) s; log: $LOG)"
 # The log goes to the file (wait_ready reads the ports from it) and to this terminal.
-start_server "$LOG" "$BUILD/src/server/ptserve" --model-repository examples/models "${PORTS[@]}" "$@"
+start_server "$LOG" "$BUILD/src/server/ptserve" "${REPO[@]}" "${PORTS[@]}" "$@"
 tail -n +1 -f --pid="$SERVER_PID" "$LOG" &
 TAIL=$!
 trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
