@@ -18,18 +18,10 @@
 #                                    "management API"), or nothing
 #   stop_server PID [TIMEOUT]        SIGTERM, then SIGKILL after TIMEOUT seconds (default 30)
 #   free_port                        a port nothing listens on now (for servers that cannot take 0)
-#   port_is_free PORT                true when PORT can be bound
+#   port_is_free PORT                true when nothing listens on PORT (127.0.0.1)
 
-port_is_free() {
-  python3 - "$1" <<'PY' 2>/dev/null
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("0.0.0.0", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
+port_is_free() {  # nothing accepts connections on PORT at 127.0.0.1 (bash's /dev/tcp; no python)
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 free_port() {

@@ -31,6 +31,7 @@ def flag(name, default):
     return default
 
 
+socketserver.TCPServer.allow_reuse_address = True  # as ptserve (Asio) does
 servers = []
 for what, name, default in [("HTTP server", "--http-port", 8000), ("metrics", "--metrics-port", -1),
                             ("management API", "--management-port", 8003)]:
