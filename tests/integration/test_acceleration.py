@@ -16,6 +16,8 @@ from ptserve_harness import (EXAMPLES, REFERENCE, ROOT, Server, case_inputs, mak
                              reference, thread_count)
 
 TOOL = os.path.join(ROOT, "tools", "ptserve-optimize")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ptserve_config  # noqa: E402
 
 
 def levered(name, model, params):
@@ -229,8 +231,13 @@ def test_optimize_tool_table_and_written_static_int8_version():
     assert results["dynamic_int8"]["size_mb"] < 0.5 * results["fp32"]["size_mb"]
     # The written version: int8 model.pt and the config parameters that serve it.
     assert os.path.exists(os.path.join(model_dir, "2", "model.pt"))
-    config = open(os.path.join(model_dir, "config.pbtxt")).read()
-    assert 'key: "QUANTIZATION" value { string_value: "STATIC_INT8" }' in config
+    # Written through protobuf: the parameters that serve it, every other field as it was.
+    config = ptserve_config.load(os.path.join(model_dir, "config.pbtxt"))
+    assert ptserve_config.parameters(config)["QUANTIZATION"] == "STATIC_INT8"
+    before = ptserve_config.load(os.path.join(model_dir, "config.pbtxt.before-v2"))
+    config.ClearField("parameters")
+    before.ClearField("parameters")
+    assert config == before
     with Server(repository=work) as s:
         assert s.json("GET", "/v2/models/digits/versions/2/ready")[0] == 200, s.log()
         assert "int8 model" in s.log() or "ready" in s.log()
