@@ -22,11 +22,10 @@ import ptserve_config  # noqa: E402
 
 def levered(name, model, params):
     """{path: text} for a copy of example `model` named `name` with extra parameters."""
-    with open(os.path.join(EXAMPLES, model, "config.pbtxt")) as f:
-        text = f.read().replace(f'name: "{model}"', f'name: "{name}"')
-    for key, value in params.items():
-        text += f'parameters {{ key: "{key}" value {{ string_value: "{value}" }} }}\n'
-    return {f"{name}/config.pbtxt": text}
+    cfg = ptserve_config.load(os.path.join(EXAMPLES, model, "config.pbtxt"))
+    cfg.name = name
+    ptserve_config.set_parameters(cfg, params)
+    return {f"{name}/config.pbtxt": ptserve_config.dumps(cfg)}
 
 
 def link_version(repo, name, model):
