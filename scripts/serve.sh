@@ -10,25 +10,31 @@
 # --model-repository DIR (or PTSERVE_MODEL_REPOSITORY) it serves DIR and makes no examples.
 # Environment: PTSERVE_BUILD_DIR (build), PTSERVE_READY_TIMEOUT (600 s: fail with the server's
 # last log lines if it is not ready by then), PTSERVE_LOG (where the server's output also goes;
-# default $BUILD/ptserve-serve.log).
+# default $BUILD/ptserve-serve.log), SERVE_SKIP (comma-separated steps not to run: setup, build,
+# examples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/server.sh
 BUILD=${PTSERVE_BUILD_DIR:-build}
 T0=$SECONDS
-step() {  # name command...
-  local name=$1 t=$SECONDS; shift
+SKIP=",${SERVE_SKIP:-},"
+step() {  # id name script args...
+  local id=$1 name=$2 t=$SECONDS; shift 2
+  if [[ "$SKIP" == *",$id,"* ]]; then
+    echo "== serve: $name: skipped (SERVE_SKIP)"
+    return
+  fi
   echo "== serve: $name (at $((SECONDS - T0)) s)"
-  "$@"
+  bash "$@"
   echo "== serve: $name done in $((SECONDS - t)) s (total $((SECONDS - T0)) s)"
 }
-step "install packages (scripts/setup.sh --serve)" bash scripts/setup.sh --serve
-step "build the server (scripts/build.sh --serve)" bash scripts/build.sh --serve
+step setup "install packages (scripts/setup.sh --serve)" scripts/setup.sh --serve
+step build "build the server (scripts/build.sh --serve)" scripts/build.sh --serve
 REPO=()
 if _has_flag --model-repository "$@" || [ -n "${PTSERVE_MODEL_REPOSITORY:-}" ]; then
   echo "== serve: your model repository: the example models are not made"
 else
-  step "make the example models (scripts/examples.sh)" bash scripts/examples.sh
+  step examples "make the example models (scripts/examples.sh)" scripts/examples.sh
   REPO=(--model-repository examples/models)
 fi
 
