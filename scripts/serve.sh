@@ -48,7 +48,7 @@ echo "== serve: start ptserve and wait until every model is ready (at $((SECONDS
 start_server "$LOG" "$BUILD/src/server/ptserve" "${REPO[@]}" "${PORTS[@]}" "$@"
 tail -n +1 -f --pid="$SERVER_PID" "$LOG" &
 TAIL=$!
-trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
+trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM HUP PIPE
 trap 'kill "$TAIL" 2>/dev/null || true' EXIT
 wait_ready "$SERVER_PID" "$LOG" || exit 1
 MPORT=$(log_port "$LOG" metrics) GPORT=$(log_port "$LOG" "management API")
