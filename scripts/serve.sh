@@ -50,7 +50,7 @@ tail -n +1 -f --pid="$SERVER_PID" "$LOG" &
 TAIL=$!
 trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM HUP PIPE
 trap 'kill "$TAIL" 2>/dev/null || true' EXIT
-wait_ready "$SERVER_PID" "$LOG" || exit 1
+PTSERVE_LOG_LINES=0 wait_ready "$SERVER_PID" "$LOG" || exit 1  # (its log is on the terminal)
 MPORT=$(log_port "$LOG" metrics) GPORT=$(log_port "$LOG" "management API")
 echo "== serve: ready in $((SECONDS - t)) s (total $((SECONDS - T0)) s from the start of scripts/serve.sh)"
 echo "== serve: http://localhost:$SERVER_PORT  (try: curl localhost:$SERVER_PORT/v2/models/mlp)" \

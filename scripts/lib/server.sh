@@ -12,8 +12,9 @@
 #                                    waits until URL (default: the ptserve HTTP port from LOG,
 #                                    /v2/health/ready) answers 200; sets SERVER_PORT. Fails
 #                                    fast, printing the last lines of LOG, when PID exits or after
-#                                    TIMEOUT seconds (default PTSERVE_READY_TIMEOUT or 600), and
-#                                    then stops PID.
+#                                    TIMEOUT seconds (default PTSERVE_READY_TIMEOUT or 600), or
+#                                    when ptserve logs that a model failed to load (unless
+#                                    PTSERVE_READY_WAIT_ON_FAILED_LOAD=1), and then stops PID.
 #   log_port LOG WHAT                the port ptserve logged for WHAT ("HTTP server", "metrics",
 #                                    "management API"), or nothing
 #   stop_server PID [TIMEOUT]        SIGTERM, then SIGKILL after TIMEOUT seconds (default 30)
@@ -66,6 +67,7 @@ log_port() {
 
 _server_failed() {  # pid log message
   echo "error: $3" >&2
+  [ "${PTSERVE_LOG_LINES:-30}" = 0 ] && return  # (the caller shows the log already)
   echo "---- last lines of $2 ----" >&2
   tail -n "${PTSERVE_LOG_LINES:-30}" "$2" >&2 || true
   echo "----" >&2
@@ -89,6 +91,13 @@ wait_ready() {
     if [ -n "$u" ] && curl -sf -o /dev/null --max-time 5 "$u"; then
       SERVER_PORT=${port:-$(echo "$u" | sed -E 's#^[a-z]+://[^/]*:([0-9]+).*#\1#')}
       return 0
+    fi
+    # ptserve has loaded what it could and some model failed: it will not be ready by itself.
+    if [ -z "$url" ] && [ "${PTSERVE_READY_WAIT_ON_FAILED_LOAD:-0}" != 1 ] &&
+       grep -q "some models failed to load" "$log" 2>/dev/null; then
+      _server_failed "$pid" "$log" "a model failed to load, so the server will not be ready; stopping it"
+      stop_server "$pid" 10
+      return 1
     fi
     if [ $((SECONDS - start)) -ge "$timeout" ]; then
       _server_failed "$pid" "$log" "the server (pid $pid) was not ready within ${timeout} s${u:+ ($u)}; stopping it"

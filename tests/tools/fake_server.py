@@ -1,6 +1,7 @@
 """A stand-in for ptserve in tests of scripts/lib/server.sh: logs its ports like ptserve.
 fake_server.py MODE [--http-port N] [--metrics-port N] [--management-port N]
-MODE: ok (ready), never (health answers 503), die (exits 3 at once)."""
+MODE: ok (ready), never (health answers 503), die (exits 3 at once), failed (logs that a model
+failed to load, health answers 503)."""
 import http.server
 import socketserver
 import sys
@@ -42,4 +43,7 @@ for what, name, default in [("HTTP server", "--http-port", 8000), ("metrics", "-
     print(f"[info] {what} listening on 127.0.0.1:{s.server_address[1]}", flush=True)
     threading.Thread(target=s.serve_forever, daemon=True).start()
     servers.append(s)
+if mode == "failed":
+    print("[error] model 'broken' failed to load: not a ZIP archive", flush=True)
+    print("[info] some models failed to load", flush=True)
 threading.Event().wait()

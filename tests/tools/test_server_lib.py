@@ -84,3 +84,15 @@ stop_server $SERVER_PID 5''')
     assert r.returncode == 0, r.stderr
     a, b = r.stdout.split()
     assert a == b
+
+
+def test_failed_model_load_fails_fast(tmp_path):
+    log = tmp_path / "log"
+    t = time.time()
+    r = sh(f'start_server {log} "$PY" "$FAKE" failed --http-port 0; wait_ready $SERVER_PID {log} 60')
+    assert r.returncode == 1 and time.time() - t < 20
+    assert "a model failed to load" in r.stderr and "not a ZIP archive" in r.stderr
+    # PTSERVE_READY_WAIT_ON_FAILED_LOAD=1: waits (here: until the 2 s bound).
+    r = sh(f'start_server {log} "$PY" "$FAKE" failed --http-port 0; wait_ready $SERVER_PID {log} 2',
+           env={"PTSERVE_READY_WAIT_ON_FAILED_LOAD": "1"})
+    assert r.returncode == 1 and "not ready within 2 s" in r.stderr
