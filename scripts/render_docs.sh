@@ -3,7 +3,7 @@
 #   architecture  docs/architecture.dot -> architecture.svg and architecture.png (graphviz)
 #   bench         serves the MLP example (batching on), runs a short ptserve-bench sweep with
 #                 --report, and screenshots the HTML report (sweep chart, table, latency heat
-#                 maps) with headless chromium -> bench-report.png (the report: bench-report.html)
+#                 maps) with headless chromium -> bench-report.png
 #
 #   bash scripts/render_docs.sh                        # both
 #   RENDER_PARTS=architecture bash scripts/render_docs.sh
@@ -49,13 +49,14 @@ if [[ "$PARTS" == *,bench,* ]]; then
   PID=$SERVER_PID
   wait_ready "$PID" "$TMP/ptserve.log" 300
   read -r -a ARGS <<< "${RENDER_BENCH_ARGS:--m mlp --binary --concurrency-range 1:16:x2 -p 2000 -r 3 --warmup-ms 500}"
-  "$BENCH" -u "localhost:$SERVER_PORT" "${ARGS[@]}" --report "$TMP/report.html"
+  # From $TMP by its plain name: the report shows its command line.
+  (cd "$TMP" && PATH="$(cd "$(dirname "$BENCH")" && pwd):$PATH" \
+    ptserve-bench -u "localhost:$SERVER_PORT" "${ARGS[@]}" --report report.html)
   stop_server "$PID"
   PID=""
-  cp "$TMP/report.html" "$IMAGES/bench-report.html"
   # --no-sandbox: chromium refuses to run as root otherwise; the page is our own static file.
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --force-device-scale-factor=1 \
-    --window-size="${RENDER_WINDOW:-1200,1500}" --screenshot="$TMP/shot.png" \
+    --window-size="${RENDER_WINDOW:-1200,1080}" --screenshot="$TMP/shot.png" \
     "file://$TMP/report.html" >"$TMP/chromium.log" 2>&1 ||
     { tail -n 20 "$TMP/chromium.log" >&2; exit 1; }
   cp "$TMP/shot.png" "$IMAGES/bench-report.png"
