@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,16 @@ class LoadedModel {
   // with a static batch dimension runs only that size); 0 = no limit of its
   // own beyond the config's max_batch_size.
   virtual int64_t batch_limit() const { return 0; }
+  // How far the served (accelerated) module's outputs were from the original
+  // model's on the load-time samples (relative L2 over all outputs; 0 when
+  // served as loaded); nullopt when it was not measured.
+  virtual std::optional<double> acceleration_difference() const { return std::nullopt; }
+  // Output names learnt from the model's answers when the config names none
+  // (e.g. the keys of a returned dict, in the dict's order); nullopt until known
+  // or when the config names the outputs. Thread-safe.
+  virtual std::optional<std::vector<std::string>> RuntimeOutputNames() const {
+    return std::nullopt;
+  }
   virtual absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
       const InstanceOptions& options) = 0;
   // Profiles the model's next `request.executions` executions (any

@@ -9,9 +9,11 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -162,6 +164,32 @@ std::string Deviation(const std::vector<std::vector<at::Tensor>>& refs,
   return "";
 }
 
+// The largest relative L2 difference ||y - r|| / ||r|| over samples and
+// floating-point outputs (integer outputs: the fraction of elements that
+// differ). Call after Deviation() found the shapes equal.
+double RelativeDifference(const std::vector<std::vector<at::Tensor>>& refs,
+                          const std::vector<std::vector<at::Tensor>>& outs) {
+  double worst = 0;
+  for (size_t s = 0; s < refs.size() && s < outs.size(); ++s) {
+    for (size_t i = 0; i < refs[s].size() && i < outs[s].size(); ++i) {
+      const at::Tensor& r = refs[s][i];
+      const at::Tensor& y = outs[s][i];
+      if (r.numel() == 0 || r.sizes() != y.sizes()) continue;
+      double d = 0;
+      if (r.is_floating_point()) {
+        const at::Tensor rf = r.to(at::kDouble);
+        const at::Tensor yf = y.to(at::kDouble);
+        d = (yf - rf).norm().item<double>() / std::max(rf.norm().item<double>(), 1e-30);
+      } else {
+        d = r.ne(y.to(r.scalar_type())).to(at::kDouble).mean().item<double>();
+      }
+      if (std::isnan(d) || d > worst) worst = d;
+      if (std::isnan(d)) return d;
+    }
+  }
+  return worst;
+}
+
 bool IsFrozen(const Module& m) { return !m._ivalue()->type()->hasAttribute("training"); }
 
 Module Freeze(const Module& m) { return IsFrozen(m) ? m.deepcopy() : torch::jit::freeze(m); }
@@ -186,8 +214,9 @@ bool HasQuantizedOps(const Module& module) {
 
 struct Candidate {
   std::string description;
-  Tolerance tolerance;
+  Tolerance tolerance;                       // for the default OPTIMIZE only
   std::function<AcceleratedModule()> build;  // may throw
+  bool requested = false;  // an explicit lever: served unless not finite (or past the gate)
 };
 
 }  // namespace
@@ -227,6 +256,15 @@ absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
         return absl::InvalidArgumentError(absl::StrCat(
             "parameter QUANTIZATION: '", raw, "' is not one of NONE, DYNAMIC_INT8, STATIC_INT8"));
       }
+    } else if (key == "ACCURACY_TOLERANCE") {
+      double tol = 0;
+      if (!absl::SimpleAtod(absl::StripAsciiWhitespace(raw), &tol) || !std::isfinite(tol) ||
+          tol < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parameter ACCURACY_TOLERANCE: '", raw,
+            "' is not a non-negative number (a relative L2 difference, e.g. 0.05)"));
+      }
+      o.accuracy_tolerance = tol;
     } else if (key == "QUANTIZED_ENGINE") {
       const std::string engine = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
       if (engine != "onednn" && engine != "qnnpack" && engine != "fbgemm") {
@@ -340,7 +378,7 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     return m;
   };
   if (options.quantization == Quantization::kDynamicInt8) {
-    candidates.push_back({"frozen + dynamic int8", int8, [&] {
+    candidates.push_back({"frozen + dynamic int8", int8, [&]() -> AcceleratedModule {
       Module m = Freeze(original);
       const DynamicQuantizationCount n = QuantizeDynamicInt8(m.get_method("forward").graph());
       if (n.total() == 0) {
@@ -351,7 +389,7 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
           absl::StrCat("frozen + dynamic int8 (", n.linear, " Linear, ", n.lstm,
                        " LSTM layers, engine ", EngineName(at::globalContext().qEngine()), ")"),
           {}};
-    }});
+    }, true});
   }
   if (options.precision == Precision::kBf16) {
     candidates.push_back({"bf16 weights", bf16, [&] {
@@ -360,13 +398,14 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
       if (optimize) m = torch::jit::freeze(m);
       return AcceleratedModule{m, RunMode::kBf16Weights, options.inference_mode,
                                optimize ? "frozen, bf16 weights" : "bf16 weights", {}};
-    }});
+    }, true});
     candidates.push_back({"bf16 autocast", bf16, [&] {
       Module m = optimize ? Freeze(original) : original;
       return AcceleratedModule{m, RunMode::kBf16Autocast, options.inference_mode,
                                optimize ? "frozen, CPU autocast bf16" : "CPU autocast bf16", {}};
-    }});
+    }, true});
   }
+  const size_t reduced_candidates = candidates.size();
   if (optimize) {
     // optimize_for_inference moves convolutions to oneDNN's layout; where oneDNN crashes (a
     // signal, not an exception: see onednn_probe.h) that candidate would kill the server.
@@ -375,7 +414,7 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
       candidates.push_back({"frozen + optimize_for_inference", exact, [&] {
         return AcceleratedModule{frozen_ofi(), RunMode::kPlain, options.inference_mode,
                                  "frozen + optimize_for_inference", {}};
-      }});
+      }, explicit_optimize});
     }
     candidates.push_back({"frozen", exact, [&] {
       std::vector<std::string> notes;
@@ -385,7 +424,7 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
       }
       return AcceleratedModule{Freeze(original), RunMode::kPlain, options.inference_mode,
                                "frozen", std::move(notes)};
-    }});
+    }, explicit_optimize});
   }
 
   // The original's outputs on the samples: what every candidate must match.
@@ -406,8 +445,14 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     }
   }
 
+  Tolerance structural;  // shapes, integer outputs and finiteness only
+  structural.relative_l2 = std::numeric_limits<double>::infinity();
   std::vector<std::string> dropped;
-  for (Candidate& c : candidates) {
+  bool gated = false;  // a requested lever exceeded ACCURACY_TOLERANCE
+  for (size_t index = 0; index < candidates.size(); ++index) {
+    Candidate& c = candidates[index];
+    // A reduced-precision lever refused by the gate is not replaced by fp32.
+    if (gated && index >= reduced_candidates) break;
     try {
       AcceleratedModule m = c.build();
       if (refs.empty()) {
@@ -418,10 +463,28 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
           outs.emplace_back();
           FlattenTensors(RunAccelerated(m, args), outs.back());
         }
-        std::string deviation = Deviation(refs, outs, c.tolerance);
+        std::string deviation = Deviation(refs, outs, c.requested ? structural : c.tolerance);
+        const double difference = deviation.empty() ? RelativeDifference(refs, outs) : 0;
+        if (deviation.empty() && c.requested && options.accuracy_tolerance &&
+            !(difference <= *options.accuracy_tolerance)) {
+          deviation = absl::StrFormat("outputs differ by %.3g relative (L2), beyond "
+                                      "ACCURACY_TOLERANCE %.3g",
+                                      difference, *options.accuracy_tolerance);
+          gated = true;
+        }
         if (!deviation.empty()) {
           dropped.push_back(absl::StrCat(c.description, ": ", deviation));
           continue;
+        }
+        m.difference = difference;
+        if (c.requested) {
+          m.notes.push_back(absl::StrFormat(
+              "%s: outputs differ from the original's by %.3g relative (L2) on %d load-time "
+              "sample(s)%s",
+              m.description, difference, static_cast<int>(samples.size()),
+              options.accuracy_tolerance
+                  ? absl::StrFormat(" (ACCURACY_TOLERANCE %.3g)", *options.accuracy_tolerance)
+                  : std::string(" (set ACCURACY_TOLERANCE to refuse more)")));
         }
       }
       for (const std::string& d : dropped) {
@@ -434,6 +497,12 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
       dropped.push_back(absl::StrCat(c.description, ": ", ShortTorchError(e.what(), 300)));
     }
   }
+  if (gated) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the requested acceleration is less accurate than the config allows: ",
+        absl::StrJoin(dropped, "; "), ". Raise ACCURACY_TOLERANCE or remove the lever"));
+  }
+  if (!refs.empty()) plain.difference = 0;
   for (const std::string& d : dropped) {
     plain.notes.push_back(absl::StrCat("acceleration fell back: ", d));
   }

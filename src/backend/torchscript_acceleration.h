@@ -35,6 +35,10 @@ struct AccelerationOptions {
   Quantization quantization = Quantization::kNone;  // QUANTIZATION
   std::string quantized_engine;               // QUANTIZED_ENGINE; "" = libtorch's default
   bool inference_mode = true;                 // INFERENCE_MODE
+  // ACCURACY_TOLERANCE: the largest relative L2 difference from the original
+  // outputs an explicit lever may make; unset = no gate (an explicit lever is
+  // served unless its outputs are not finite).
+  std::optional<double> accuracy_tolerance;
 };
 
 // Reads the keys above from the backend's `parameters` (other keys are
@@ -61,6 +65,9 @@ struct AcceleratedModule {
   bool inference_mode = true;
   std::string description;          // e.g. "frozen + optimize_for_inference"
   std::vector<std::string> notes;   // fallbacks and unverified changes, for load warnings
+  // Relative L2 difference from the original's outputs on the samples (the
+  // largest over samples and outputs); nullopt when not measured.
+  std::optional<double> difference;
 };
 
 // Runs forward() as `m.mode` requires, under InferenceMode (or NoGrad).
@@ -68,10 +75,17 @@ struct AcceleratedModule {
 c10::IValue RunAccelerated(AcceleratedModule& m, std::vector<c10::IValue> args);
 
 // Builds the module to serve from `original` (loaded, in eval mode).
-// `samples`: argument lists for forward() to check candidates on; empty when
-// the config gives no shapes (then the default OPTIMIZE is skipped and an
-// explicit lever is applied unchecked, with a note). Errors only for a
-// STATIC_INT8 request on a module that is not quantized.
+// `samples`: argument lists for forward() to check candidates on (the
+// config's warm-up inputs, else generated); empty when the config gives no
+// shapes (then the default OPTIMIZE is skipped and an explicit lever is
+// applied unchecked, with a note).
+// The default OPTIMIZE (not set) is kept only when its outputs match the
+// original's closely; an explicit lever (PRECISION BF16, QUANTIZATION
+// DYNAMIC_INT8, OPTIMIZE true) is served unless its outputs are not finite,
+// with the measured difference noted, or beyond ACCURACY_TOLERANCE when set.
+// Errors: a STATIC_INT8 request on a module that is not quantized; an explicit
+// lever that cannot be served (every way of applying it failed, gave
+// non-finite outputs, or exceeded ACCURACY_TOLERANCE).
 absl::StatusOr<AcceleratedModule> Accelerate(const torch::jit::Module& original,
                                              const AccelerationOptions& options,
                                              const std::vector<std::vector<c10::IValue>>& samples);

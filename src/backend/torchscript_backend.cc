@@ -77,6 +77,13 @@ class TorchScriptModel final : public LoadedModel,
   const std::vector<TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& outputs() const override { return outputs_; }
   const std::vector<std::string>& notes() const override { return notes_; }
+  std::optional<double> acceleration_difference() const override {
+    return accelerated_.difference;
+  }
+  std::optional<std::vector<std::string>> RuntimeOutputNames() const override {
+    absl::MutexLock lock(&names_mu_);
+    return dict_keys_;
+  }
   absl::StatusOr<std::unique_ptr<ModelInstance>> CreateInstance(
       const InstanceOptions& options) override {
     if (options.device != "cpu") {
@@ -104,6 +111,10 @@ class TorchScriptModel final : public LoadedModel,
   absl::StatusOr<std::vector<std::vector<c10::IValue>>> SampleArguments(
       const BackendLoadRequest& request) const;
   absl::StatusOr<std::vector<Tensor>> CollectOutputs(const c10::IValue& result);
+  // Derived outputs only: outputs_ from the result of running `args`.
+  absl::Status DeriveOutputsFrom(const std::vector<c10::IValue>& args);
+  // Derived outputs only: the tensors of a returned dict, in dict_keys_ order.
+  absl::StatusOr<std::vector<Tensor>> CollectDerivedDict(const c10::impl::GenericDict& dict);
 
   std::string name_;
   torch::jit::Module module_;       // as loaded; released once accelerated_ is built
@@ -115,6 +126,10 @@ class TorchScriptModel final : public LoadedModel,
   size_t num_arguments_ = 0;            // excluding self
   bool outputs_derived_ = false;        // no config: outputs named at first run
   std::vector<std::optional<int>> output_index_;  // OUTPUT__<n> -> n
+  // Derived outputs of a model that returns a dict: its keys, in the order of
+  // the first answer (later answers are returned in this order).
+  mutable absl::Mutex names_mu_;
+  std::optional<std::vector<std::string>> dict_keys_ ABSL_GUARDED_BY(names_mu_);
   bool batched_ = false;
   std::unique_ptr<profiling::ProfileTarget> profile_;  // never null once loaded
 };
@@ -159,6 +174,11 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
   if (!accelerated->ok()) return accelerated->status();
   model->accelerated_ = std::move(**accelerated);
   model->module_ = torch::jit::Module();  // the weights now live in accelerated_ only
+  if (model->outputs_derived_ && !(*samples)->empty()) {
+    // Name the outputs now, from one run on a sample: a dict's keys, or
+    // OUTPUT__0..n-1 for a tuple, so metadata shows them before any request.
+    RETURN_IF_ERROR(model->DeriveOutputsFrom((*samples)->front()));
+  }
   for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
   model->accelerated_.notes.clear();
   if (accel.precision != Precision::kFp32 || accel.quantization != Quantization::kNone) {
@@ -270,6 +290,79 @@ absl::Status TorchScriptModel::MapInputs(const BackendLoadRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status TorchScriptModel::DeriveOutputsFrom(const std::vector<c10::IValue>& args) {
+  auto result = CatchTorch(absl::StatusCode::kInvalidArgument,
+                           absl::StrCat("model '", name_, "' fails on its sample inputs"),
+                           [&] { return RunAccelerated(accelerated_, args); });
+  if (!result.ok()) return result.status();
+  std::vector<TensorSpec> specs;
+  auto spec_of = [](std::string name, const at::Tensor& t) {
+    TensorSpec spec;
+    spec.name = std::move(name);
+    spec.dtype = FromTorchType(t.scalar_type()).value_or(DataType::kFp32);
+    spec.any_shape = true;
+    return spec;
+  };
+  if (result->isGenericDict()) {
+    for (const auto& entry : result->toGenericDict()) {
+      if (!entry.key().isString() || !entry.value().isTensor()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "model '", name_, "' returns a dict that is not Dict[str, Tensor]"));
+      }
+      specs.push_back(spec_of(entry.key().toStringRef(), entry.value().toTensor()));
+    }
+  } else if (result->isTuple() || result->isList()) {
+    const auto elements = result->isTuple() ? result->toTupleRef().elements().vec()
+                                            : result->toListRef().vec();
+    for (size_t i = 0; i < elements.size(); ++i) {
+      if (!elements[i].isTensor()) return absl::OkStatus();  // reported per request
+      specs.push_back(spec_of(absl::StrCat("OUTPUT__", i), elements[i].toTensor()));
+    }
+  } else if (result->isTensor()) {
+    specs.push_back(spec_of("OUTPUT__0", result->toTensor()));
+  } else {
+    return absl::OkStatus();  // reported per request
+  }
+  if (specs.empty()) return absl::OkStatus();
+  outputs_ = std::move(specs);
+  outputs_derived_ = false;
+  output_index_.clear();
+  for (const TensorSpec& out : outputs_) output_index_.push_back(IndexedName(out.name, "OUTPUT__"));
+  std::vector<std::string> names;
+  for (const TensorSpec& out : outputs_) names.push_back(out.name);
+  notes_.push_back(absl::StrCat("outputs named from a run on the sample inputs: ",
+                                absl::StrJoin(names, ", ")));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectDerivedDict(
+    const c10::impl::GenericDict& dict) {
+  std::vector<std::string> keys;
+  for (const auto& entry : dict) {
+    if (!entry.key().isString() || !entry.value().isTensor()) {
+      return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict that is not "
+                                              "Dict[str, Tensor]"));
+    }
+    keys.push_back(entry.key().toStringRef());
+  }
+  {
+    absl::MutexLock lock(&names_mu_);
+    if (!dict_keys_) dict_keys_ = keys;
+    keys = *dict_keys_;
+  }
+  std::vector<Tensor> outputs;
+  for (const std::string& key : keys) {
+    auto it = dict.find(c10::IValue(key));
+    if (it == dict.end()) {
+      return absl::InternalError(absl::StrCat("model '", name_, "' returned a dict without '",
+                                              key, "', which its first answer had"));
+    }
+    ASSIGN_OR_RETURN(Tensor out, FromAten(it->value().toTensor()));
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
 absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectOutputs(const c10::IValue& result) {
   std::vector<at::Tensor> by_position;
   std::optional<c10::impl::GenericDict> dict;
@@ -287,6 +380,7 @@ absl::StatusOr<std::vector<Tensor>> TorchScriptModel::CollectOutputs(const c10::
       by_position.push_back(e.toTensor());
     }
   } else if (result.isGenericDict()) {
+    if (outputs_derived_) return CollectDerivedDict(result.toGenericDict());
     dict = result.toGenericDict();
   } else {
     return absl::InternalError(absl::StrCat("model '", name_, "' returned a ", result.tagKind(),

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <mutex>
 
@@ -117,6 +118,16 @@ struct ModelMetrics::State {
             "ptserve_model_load_duration_seconds",
             "Time the last load of a model version took, warm-up included, in seconds.",
             {"model", "version"})),
+        acceleration_difference(&registry.AddGauge(
+            "ptserve_model_acceleration_difference",
+            "Relative L2 difference of the served (accelerated) module's outputs from the "
+            "original model's on the load-time samples.",
+            {"model", "version"})),
+        shadow_difference(&registry.AddHistogram(
+            "ptserve_shadow_output_difference",
+            "Largest absolute difference between a shadow variant's answer and the primary's.",
+            {"model", "shadow"},
+            {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100})),
         http_requests(&registry.AddCounter("ptserve_http_requests_total",
                                            "HTTP responses sent, by status code.", {"code"})),
         http_open(&registry.AddGauge("ptserve_http_open_connections",
@@ -139,6 +150,8 @@ struct ModelMetrics::State {
   GaugeFamily* const queue_capacity;
   GaugeFamily* const model_state;
   GaugeFamily* const load_duration;
+  GaugeFamily* const acceleration_difference;
+  HistogramFamily* const shadow_difference;
   CounterFamily* const http_requests;
   GaugeFamily* const http_open;
 
@@ -272,8 +285,30 @@ void InferenceMetrics::SetModelLoadDuration(const std::string& model, const std:
   state_->load_duration->WithLabels({model, version})->Set(seconds);
 }
 
+void InferenceMetrics::SetAccelerationDifference(const std::string& model,
+                                                 const std::string& version,
+                                                 std::optional<double> difference) {
+  if (!enabled_) return;
+  if (difference) {
+    state_->acceleration_difference->WithLabels({model, version})->Set(*difference);
+  } else {
+    state_->acceleration_difference->Remove({model, version});
+  }
+}
+
+void InferenceMetrics::RecordShadowDifference(const std::string& routed_model,
+                                              const std::string& shadow,
+                                              double max_abs_difference) {
+  if (!enabled_) return;
+  // NaN or infinite (a shadow answered NaN where the primary did not) goes to
+  // the +Inf bucket with a finite value, so the sum stays usable.
+  const double v = std::isfinite(max_abs_difference) ? max_abs_difference : 1e30;
+  state_->shadow_difference->WithLabels({routed_model, shadow})->Observe(v);
+}
+
 void InferenceMetrics::RemoveModelVersion(const std::string& model, const std::string& version) {
   if (!enabled_) return;
+  state_->acceleration_difference->Remove({model, version});
   for (int i = 0; i < kModelStateCount; ++i) {
     state_->model_state->Remove({model, version, ModelStateName(static_cast<ModelState>(i))});
   }

@@ -25,6 +25,12 @@
 //   ptserve_inference_queue_capacity{model,version}                     gauge
 //   ptserve_model_state{model,version,state}        gauge, 1 for the current state, else 0
 //   ptserve_model_load_duration_seconds{model,version}                  gauge
+//   ptserve_model_acceleration_difference{model,version}                gauge
+//       (relative L2 difference of the served module's outputs from the
+//        original's on the load-time samples; absent when not measured)
+//   ptserve_shadow_output_difference{model,shadow}                      histogram
+//       (largest |primary - shadow| of each compared shadow answer, per
+//        routed model and shadow variant)
 //   ptserve_http_requests_total{code}                                   counter
 //   ptserve_http_open_connections                                       gauge (scrape time)
 //   process_* (process_metrics.h), ptserve_gpu_* (gpu_metrics.h, when NVML is present)
@@ -47,6 +53,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -185,7 +192,13 @@ class InferenceMetrics {
   // ptserve_model_load_duration_seconds: load plus warm-up of the version.
   void SetModelLoadDuration(const std::string& model, const std::string& version,
                             double seconds);
-  // Drops the model_state and load_duration series of a version that is gone
+  // ptserve_model_acceleration_difference; nullopt removes the series.
+  void SetAccelerationDifference(const std::string& model, const std::string& version,
+                                 std::optional<double> difference);
+  // One shadow answer compared with the primary's.
+  void RecordShadowDifference(const std::string& routed_model, const std::string& shadow,
+                              double max_abs_difference);
+  // Drops the model_state, load_duration and acceleration series of a version that is gone
   // for good (no longer in the repository), so old versions do not pile up.
   void RemoveModelVersion(const std::string& model, const std::string& version);
 

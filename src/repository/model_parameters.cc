@@ -35,6 +35,10 @@ constexpr KeyInfo kKeys[] = {
     {"PRECISION", Support::kActed, "FP32 | BF16 | FP16 (FP16: CUDA only)"},
     {"QUANTIZATION", Support::kActed, "NONE | DYNAMIC_INT8 | STATIC_INT8"},
     {"QUANTIZED_ENGINE", Support::kActed, "onednn | qnnpack | fbgemm (where built)"},
+    {"ACCURACY_TOLERANCE", Support::kActed,
+     "largest relative L2 difference an explicit PRECISION/QUANTIZATION/OPTIMIZE may make on "
+     "the load-time samples; beyond it the load fails (default: no gate, only non-finite "
+     "outputs refuse a lever)"},
     {"OPTIMIZE", Support::kActed, "freeze + optimize_for_inference, checked (default true)"},
     {"OPERATOR_LIBRARIES", Support::kActed,
      "operator libraries (.so) in the model directory, loaded before the model"},
@@ -143,7 +147,7 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
       if (!n.ok()) return n.status();
       out.inter_op_threads = *n;
     } else if (key == "INFERENCE_MODE" || key == "PRECISION" || key == "QUANTIZATION" ||
-               key == "QUANTIZED_ENGINE" || key == "OPTIMIZE") {
+               key == "QUANTIZED_ENGINE" || key == "OPTIMIZE" || key == "ACCURACY_TOLERANCE") {
       // The backend's own options: it checks their values when it loads.
       out.backend.emplace_back(key, value);
     } else if (key == "OPERATOR_LIBRARIES") {

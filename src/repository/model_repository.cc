@@ -17,6 +17,7 @@
 #include "repository/model_files.h"
 #include "repository/model_parameters.h"
 #include "repository/model_platform.h"
+#include "repository/tensor_reshape.h"
 #include "spdlog/spdlog.h"
 
 namespace ptserve {
@@ -139,12 +140,6 @@ absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& n
                                                    "' does not match the directory '", name, "'"));
   }
   RETURN_IF_ERROR(ValidateModelConfig(plan.config, plan.config_file));
-  for (const auto& in : plan.config.input()) {
-    if (in.has_reshape()) {
-      return absl::UnimplementedError(absl::StrCat(plan.config_file, ": input '", in.name(),
-                                                   "': reshape is not supported yet"));
-    }
-  }
   ASSIGN_OR_RETURN(plan.params, ParseModelParameters(plan.config));
   for (const std::string& w : plan.params.warnings) plan.warnings.push_back(w);
   ASSIGN_OR_RETURN(plan.inputs, Specs(plan.config.input()));
@@ -427,8 +422,22 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     RETURN_IF_ERROR(options.load_operator_library(path, absl::StrCat("model '", c.name(), "'")));
   }
   request.batched = c.max_batch_size() > 0;
-  request.inputs = plan.inputs;
-  request.outputs = plan.outputs;
+  // Triton's reshape: the backend sees the model-side shapes.
+  TensorReshapes reshapes;
+  for (const auto& in : c.input()) {
+    reshapes.inputs.push_back(in.has_reshape() ? std::optional<Shape>(Shape(
+                                                     in.reshape().shape().begin(),
+                                                     in.reshape().shape().end()))
+                                               : std::nullopt);
+  }
+  for (const auto& out : c.output()) {
+    reshapes.outputs.push_back(out.has_reshape() ? std::optional<Shape>(Shape(
+                                                       out.reshape().shape().begin(),
+                                                       out.reshape().shape().end()))
+                                                 : std::nullopt);
+  }
+  request.inputs = ModelSideSpecs(plan.inputs, reshapes.inputs);
+  request.outputs = ModelSideSpecs(plan.outputs, reshapes.outputs);
   request.parameters = plan.params.backend;
   if (c.model_warmup_size() > 0) {
     // The config's warm-up inputs also check load-time optimisations.
@@ -441,10 +450,24 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
           if (t.name == spec.name) ordered.push_back(t.tensor);
         }
       }
-      if (ordered.size() == plan.inputs.size()) request.sample_inputs.push_back(std::move(ordered));
+      if (ordered.size() != plan.inputs.size()) continue;
+      for (size_t i = 0; i < ordered.size(); ++i) {
+        if (!reshapes.inputs[i]) continue;
+        absl::StatusOr<Tensor> reshaped =
+            Reshape(std::move(ordered[i]), *reshapes.inputs[i], request.batched);
+        if (!reshaped.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat(plan.config_file, ": model_warmup input '",
+                                                         plan.inputs[i].name, "': ",
+                                                         reshaped.status().message()));
+        }
+        ordered[i] = std::move(*reshaped);
+      }
+      request.sample_inputs.push_back(std::move(ordered));
     }
   }
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> model, options.backend->Load(request));
+  model = ReshapeModel(std::move(model), plan.inputs, plan.outputs, std::move(reshapes),
+                       request.batched);
   for (const std::string& note : model->notes()) {
     spdlog::warn("model '{}' version {}: {}", c.name(), version, note);
   }
@@ -645,6 +668,8 @@ absl::Status ModelRepository::LoadUnguarded(
         options_.metrics->SetModelLoadDuration(
             name, vs, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         options_.metrics->SetModelState(name, vs, metrics::ModelState::kReady);
+        options_.metrics->SetAccelerationDifference(name, vs,
+                                                    (*version)->acceleration_difference());
         loaded[v] = *version;
         status.push_back({name, std::to_string(v), "READY", ""});
       } else {

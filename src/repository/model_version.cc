@@ -271,6 +271,17 @@ absl::StatusOr<InferenceResponse> ModelVersion::BuildResponse(
   response.id = std::move(id);
   response.timing = timing;
   const std::vector<TensorSpec>& specs = this->outputs();
+  if (all_outputs) {
+    // Derived outputs named by the model's own answers (a dict's keys).
+    std::optional<std::vector<std::string>> names = model_->RuntimeOutputNames();
+    if (names && names->size() == outputs.size()) {
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        response.outputs.push_back({(*names)[k], std::move(outputs[k])});
+        response.binary.push_back(binary.empty() ? false : binary[0]);
+      }
+      return response;
+    }
+  }
   if (all_outputs && outputs.size() > specs.size()) {
     // Derived outputs: the model returned more than was assumed.
     for (size_t k = 0; k < outputs.size(); ++k) {

@@ -77,6 +77,10 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   bool batched() const { return config_.max_batch_size() > 0; }
   const std::vector<TensorSpec>& inputs() const { return model_->inputs(); }
   const std::vector<TensorSpec>& outputs() const { return model_->outputs(); }
+  // See LoadedModel::acceleration_difference.
+  std::optional<double> acceleration_difference() const {
+    return model_->acceleration_difference();
+  }
   Scheduler& scheduler() { return *scheduler_; }
   // Never null (a disabled handle when metrics are off).
   const std::shared_ptr<metrics::ModelMetrics>& metrics() const { return metrics_; }

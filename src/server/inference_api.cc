@@ -111,13 +111,17 @@ struct ShadowComparison {
   std::optional<Tensor> primary, shadow;
   bool primary_done = false, shadow_done = false;
   std::shared_ptr<TrafficRouter> router;
+  metrics::InferenceMetrics* metrics = nullptr;  // may be null
+  std::string routed_model;
   std::string variant;
   void Offer(bool is_primary, const absl::StatusOr<InferenceResponse>& r) {
     std::lock_guard<std::mutex> lock(mu);
     (is_primary ? primary_done : shadow_done) = true;
     if (r.ok() && !r->outputs.empty()) (is_primary ? primary : shadow) = r->outputs[0].tensor;
     if (primary_done && shadow_done && primary && shadow) {
-      router->RecordShadowDiff(variant, MaxAbsDiff(*primary, *shadow));
+      const double diff = MaxAbsDiff(*primary, *shadow);
+      router->RecordShadowDiff(variant, diff);
+      if (metrics != nullptr) metrics->RecordShadowDifference(routed_model, variant, diff);
     }
   }
 };
@@ -143,6 +147,7 @@ absl::StatusOr<InferenceApi::Target> InferenceApi::Resolve(const HttpRequest& re
                    router->Pick(Str(request.Header(header)), Str(request.Header("x-variant"))));
   ASSIGN_OR_RETURN(target.version, repository_->Get(variant.model, variant.version));
   target.router = router;
+  target.routed_model = name;
   target.variant = variant.name;
   target.metrics = options_.metrics != nullptr
                        ? options_.metrics->ForModel(variant.model,
@@ -213,6 +218,8 @@ void InferenceApi::Submit(Target target, InferenceRequest request,
   for (auto& [shadow_name, shadow_version] : target.shadows) {
     auto comparison = std::make_shared<ShadowComparison>();
     comparison->router = target.router;
+    comparison->metrics = options_.metrics;
+    comparison->routed_model = target.routed_model;
     comparison->variant = shadow_name;
     comparisons.push_back(comparison);
     InferenceRequest copy = request;  // tensors are shared, not copied

@@ -67,6 +67,7 @@ class InferenceApi {
   struct Target {
     std::shared_ptr<ModelVersion> version;
     std::shared_ptr<TrafficRouter> router;  // null unless routed
+    std::string routed_model;               // the routing model's name, when routed
     std::string variant;
     std::vector<std::pair<std::string, std::shared_ptr<ModelVersion>>> shadows;
     std::shared_ptr<metrics::ModelMetrics> metrics;  // never null

@@ -1,6 +1,7 @@
 """A/B traffic splits: weights, stickiness, forced variants, live weight changes, shadows."""
 import json
 import os
+import re
 import shutil
 import threading
 
@@ -92,6 +93,21 @@ def test_live_weight_change_and_stats(ab_server):
     # Same weights as control: equal up to batched-vs-alone kernel rounding.
     assert mirror["compared"] > 0 and mirror["max_abs_diff"] < 1e-5
     assert ab_server.manage("/v2/repository/models/mlp/routing", {})[0] == 404
+
+
+def test_shadow_difference_is_a_histogram_per_routed_model(ab_server):
+    conn = ab_server.connection()
+    for _ in range(20):
+        variant_of(ab_server, conn)
+    _, _, data = ab_server.request("GET", "/metrics")
+    text = data.decode()
+    count = re.search(r'^ptserve_shadow_output_difference_count\{model="ab",shadow="mirror"\} (\S+)$',
+                      text, re.M)
+    assert count and float(count.group(1)) >= 20, text[-2000:]
+    # Same weights as the primaries: every difference is in the smallest buckets.
+    small = re.search(r'^ptserve_shadow_output_difference_bucket\{model="ab",shadow="mirror",'
+                      r'le="1e-05"\} (\S+)$', text, re.M)
+    assert small and float(small.group(1)) == float(count.group(1)), text[-2000:]
 
 
 def test_routed_metadata_and_errors(ab_server):
