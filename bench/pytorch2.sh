@@ -47,7 +47,7 @@ mkrepo() {  # dir models...
   done
 }
 HOSTREPO=$(mktemp -d); mkrepo "$HOSTREPO" mlp resnet18 text
-S113= S26=
+S113='' S26=''
 trap 'for p in $S113 $S26; do stop_server $p; done; rm -rf "$HOSTREPO"' EXIT
 start_server "$OUT/server-113.log" "$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" \
   --http-port 0 --management-port -1

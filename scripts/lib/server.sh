@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (SERVER_PID, SERVER_PORT: for the caller)
 # Shared shell helpers for scripts that start a server (scripts/serve.sh, bench/*.sh).
 # Source it:  . "$(dirname "$0")/../scripts/lib/server.sh"
 #
