@@ -9,8 +9,11 @@
 #        (results in out/bench-batching/)
 # DELAY_US is max_queue_delay_microseconds of the batching-on runs (0: a free instance takes
 # whatever queued while it was busy, so batching costs nothing at low load).
+# Ports: any free ones; a server that exits or is not ready within PTSERVE_READY_TIMEOUT seconds
+# (600) fails the run with its last log lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/server.sh
 BUILD=${PTSERVE_BUILD_DIR:-build}
 SECS=${1:-2}
 # ResNet-18 runs a batch of 32 in ~0.5 s: shorter windows count too few batches.
@@ -53,10 +56,12 @@ CFG
 }
 
 run_server() {  # $1 label
-  "$BUILD/src/server/ptserve" --model-repository "$REPO" --http-port 8092 --max-queue-size 4096 \
-    > "$OUT/ptserve-$1.log" 2>&1 &
-  SERVER=$!
-  until curl -sf localhost:8092/v2/health/ready >/dev/null; do sleep 0.3; done
+  port_args PORTS
+  start_server "$OUT/ptserve-$1.log" "$BUILD/src/server/ptserve" --model-repository "$REPO" \
+    --max-queue-size 4096 "${PORTS[@]}"
+  SERVER=$SERVER_PID
+  wait_ready "$SERVER" "$OUT/ptserve-$1.log" || exit 1
+  PORT=$SERVER_PORT
 }
 
 for mode in off on; do
@@ -68,11 +73,11 @@ for mode in off on; do
     window=$((SECS * 1000)) warmup=1000
     [ $model = resnet18 ] && window=$((RESNET_SECS * 1000)) warmup=4000
     for c in 1 8 64 256; do
-      "$BENCH" -u localhost:8092 -m $model --binary --concurrency-range $c -p $window -r 3 \
+      "$BENCH" -u localhost:$PORT -m $model --binary --concurrency-range $c -p $window -r 3 \
         --warmup-ms $warmup --timeout-ms 120000 --json "$OUT/${model}_${mode}_c$c.json" | tail -n +3
     done
   done
-  kill $SERVER; wait $SERVER 2>/dev/null || true
+  stop_server "$SERVER"
 done
 
 /usr/bin/python3 - "$OUT" "$BEST_RATE" <<'PY'

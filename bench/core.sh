@@ -5,8 +5,11 @@
 #      at concurrency 1 and 64 (batching off: this measures the serving path itself);
 #  (c) the seed's FastAPI + uvicorn wrapper of the same TorchScript file at concurrency 64.
 # Usage: bench/core.sh [seconds-per-step]   (results in out/bench-core/)
+# Ports: any free ones (ptserve takes port 0 and logs its ports); a server that exits or is not
+# ready within PTSERVE_READY_TIMEOUT seconds (600) fails the run with its last log lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/server.sh
 BUILD=${PTSERVE_BUILD_DIR:-build}
 SECS=${1:-5}
 OUT=out/bench-core
@@ -27,25 +30,31 @@ echo "== (a) in-process, batch 1"
   --intra-op-threads 2 --seconds "$SECS" | tee "$OUT/inprocess.json"
 
 echo "== (b) ptserve"
-"$BUILD/src/server/ptserve" --model-repository "$REPO" --http-port 8090 > "$OUT/ptserve.log" 2>&1 &
-until curl -sf localhost:8090/v2/health/ready >/dev/null; do sleep 0.2; done
+port_args PORTS
+start_server "$OUT/ptserve.log" "$BUILD/src/server/ptserve" --model-repository "$REPO" "${PORTS[@]}"
+SERVER=$SERVER_PID
+wait_ready "$SERVER" "$OUT/ptserve.log" || exit 1
+PORT=$SERVER_PORT
 run() {  # name, extra args...
   local name=$1; shift
-  "$BENCH" -u localhost:8090 -p $((SECS * 1000)) -r 3 --warmup-ms 1000 --json "$OUT/$name.json" "$@" \
+  "$BENCH" -u localhost:$PORT -p $((SECS * 1000)) -r 3 --warmup-ms 1000 --json "$OUT/$name.json" "$@" \
     | tail -n +2
 }
 run predict_c1 --endpoint predict --concurrency-range 1
 run predict_c64 --endpoint predict --concurrency-range 64
 run binary_c1 -m mlp --binary --concurrency-range 1
 run binary_c64 -m mlp --binary --concurrency-range 64
-kill %1; wait %1 2>/dev/null || true
+stop_server "$SERVER"
 
 echo "== (c) FastAPI + uvicorn (2 workers x 1 torch thread)"
-/usr/bin/python3 bench/fastapi_baseline.py --port 8091 --workers 2 --model "$MODEL" \
-  > "$OUT/fastapi.log" 2>&1 &
-until curl -sf localhost:8091/health >/dev/null; do sleep 0.3; done
-"$BENCH" -u localhost:8091 -p $((SECS * 1000)) -r 3 --warmup-ms 1000 --json "$OUT/fastapi_c64.json" \
+FPORT=$(free_port)
+start_server "$OUT/fastapi.log" /usr/bin/python3 bench/fastapi_baseline.py --port "$FPORT" --workers 2 \
+  --model "$MODEL"
+FASTAPI=$SERVER_PID
+wait_ready "$FASTAPI" "$OUT/fastapi.log" 300 "http://127.0.0.1:$FPORT/health" || exit 1
+"$BENCH" -u localhost:$FPORT -p $((SECS * 1000)) -r 3 --warmup-ms 1000 --json "$OUT/fastapi_c64.json" \
   --endpoint predict --concurrency-range 64 | tail -n +2
+stop_server "$FASTAPI"
 
 /usr/bin/python3 - "$OUT" <<'PY'
 import json, sys, os

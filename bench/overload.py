@@ -39,6 +39,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 EXAMPLES = os.path.join(ROOT, "examples", "models")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ptserve_config  # noqa: E402  (config.pbtxt through protobuf)
 IMAGE_BYTES = 3 * 224 * 224 * 4
 
 
@@ -212,15 +214,17 @@ def main():
     repo = tempfile.mkdtemp(prefix="ptserve-overload-repo-")
     try:
         os.makedirs(os.path.join(repo, "resnet18"))
-        with open(os.path.join(EXAMPLES, "resnet18", "config.pbtxt")) as f:
-            text = f.read()
+        cfg = ptserve_config.load(os.path.join(EXAMPLES, "resnet18", "config.pbtxt"))
         # One instance, no batching: the background clients saturate it.
-        text = re.sub(r"dynamic_batching\s*\{[^}]*\}", "", text)
+        cfg.ClearField("dynamic_batching")
         # Any image size (the traced ResNet-18 pools adaptively): the probe sends small ones.
-        text = re.sub(r"dims:\s*\[\s*3\s*,\s*224\s*,\s*224\s*\]", "dims: [ 3, -1, -1 ]", text)
-        text = re.sub(r"instance_group\s*\[[^\]]*\]", "instance_group [ { count: 1 kind: KIND_CPU } ]", text)
-        with open(os.path.join(repo, "resnet18", "config.pbtxt"), "w") as f:
-            f.write(text)
+        for spec in cfg.input:
+            if list(spec.dims) == [3, 224, 224]:
+                spec.dims[:] = [3, -1, -1]
+        del cfg.instance_group[:]
+        group = cfg.instance_group.add()
+        group.count, group.kind = 1, ptserve_config.pb2().ModelInstanceGroup.KIND_CPU
+        ptserve_config.save(cfg, os.path.join(repo, "resnet18", "config.pbtxt"))
         os.symlink(os.path.join(EXAMPLES, "resnet18", "1"), os.path.join(repo, "resnet18", "1"))
         print(f"503 answers of an overloaded server, microseconds (probe: {a.requests} requests, "
               "one keep-alive connection, raw socket)")

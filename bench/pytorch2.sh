@@ -8,8 +8,12 @@
 # Usage: bench/pytorch2.sh [seconds-per-step]
 # (skip the in-process part with PTSERVE_BENCH_SERVED_ONLY=1)   (needs scripts/build.sh + scripts/examples.sh on
 # the host and in the root: scripts/debian13-run.sh bash -c 'scripts/build.sh && scripts/examples.sh')
+# The servers take any free ports (results keep the labels 8190 = libtorch 1.13, 8191 = 2.6); one
+# that exits or is not ready within PTSERVE_READY_TIMEOUT seconds (600) fails the run with its
+# last log lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/server.sh
 SECS=${1:-4}
 BUILD=${PTSERVE_BUILD_DIR:-build}
 OUT=$PWD/out/bench-pytorch2
@@ -34,7 +38,7 @@ if [ -z "${PTSERVE_BENCH_SERVED_ONLY:-}" ]; then
   done
 fi
 
-echo "== servers: libtorch 1.13 on :8190, libtorch 2.6 (Debian 13 root) on :8191"
+echo "== servers: libtorch 1.13 (label 8190), libtorch 2.6 in the Debian 13 root (label 8191)"
 mkrepo() {  # dir models...
   local dir=$1; shift; mkdir -p "$dir"
   for m in "$@"; do
@@ -43,17 +47,22 @@ mkrepo() {  # dir models...
   done
 }
 HOSTREPO=$(mktemp -d); mkrepo "$HOSTREPO" mlp resnet18 text
-trap 'pkill -f "http-port 819[01]" || true; rm -rf "$HOSTREPO"' EXIT
-"$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" --http-port 8190 --grpc-port -1 --management-port -1 \
-  > "$OUT/server-113.log" 2>&1 &
+S113='' S26=''
+trap 'for p in $S113 $S26; do stop_server $p; done; rm -rf "$HOSTREPO"' EXIT
+start_server "$OUT/server-113.log" "$BUILD/src/server/ptserve" --model-repository "$HOSTREPO" \
+  --http-port 0 --grpc-port -1 --management-port -1
+S113=$SERVER_PID
 # (one line: scripts/debian13-run.sh passes its command through printf %q)
-bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo; for m in mlp resnet18 text mlp_aoti text_aoti; do d=examples/models/$m; [ -d $d ] || d=examples/pytorch2/$m; mkdir -p /tmp/bench-repo/$m; cp $d/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/$d/1 /tmp/bench-repo/$m/1; done; printf "dynamic_batching { max_queue_delay_microseconds: 500 }\nparameters { key: \"PAD_INPUTS\" value { string_value: \"input_ids:0,attention_mask:0\" } }\n" >> /tmp/bench-repo/text/config.pbtxt; exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 8191 --grpc-port -1 --management-port -1' \
+bash scripts/debian13-run.sh bash -c 'rm -rf /tmp/bench-repo; for m in mlp resnet18 text mlp_aoti text_aoti; do d=examples/models/$m; [ -d $d ] || d=examples/pytorch2/$m; mkdir -p /tmp/bench-repo/$m; cp $d/config.pbtxt /tmp/bench-repo/$m/; ln -s /ptserve/$d/1 /tmp/bench-repo/$m/1; done; printf "dynamic_batching { max_queue_delay_microseconds: 500 }\nparameters { key: \"PAD_INPUTS\" value { string_value: \"input_ids:0,attention_mask:0\" } }\n" >> /tmp/bench-repo/text/config.pbtxt; exec build/src/server/ptserve --model-repository /tmp/bench-repo --http-port 0 --grpc-port -1 --management-port -1' \
   > "$OUT/server-26.log" 2>&1 &
-for port in 8190 8191; do
-  for _ in $(seq 600); do curl -sf localhost:$port/v2/health/ready >/dev/null && break; sleep 0.5; done
-done
-run() {  # name port model conc extra...
-  local name=$1 port=$2 model=$3 conc=$4; shift 4
+S26=$!  # the chain of execs ends in ptserve: this is its pid
+declare -A PORT_OF
+wait_ready "$S113" "$OUT/server-113.log" || exit 1
+PORT_OF[8190]=$SERVER_PORT
+wait_ready "$S26" "$OUT/server-26.log" || exit 1
+PORT_OF[8191]=$SERVER_PORT
+run() {  # name port-label model conc extra...
+  local name=$1 port=${PORT_OF[$2]} model=$3 conc=$4; shift 4
   "$BENCH" -u localhost:$port -m "$model" --binary --concurrency-range "$conc" -p $((SECS * 1000)) \
     -r 3 --warmup-ms 1000 --json "$OUT/$name.json" "$@" > /dev/null
 }

@@ -4,7 +4,7 @@
 # short performance-regression suite, offline deploy checks, and — on Debian 12 — the unit and
 # integration tests again against Debian 13's libtorch 2.6 (scripts/test-debian13.sh).
 #
-# PTSERVE_TEST_PARTS (comma-separated) runs a subset: lint, unit, tsan, fuzz, monitoring,
+# PTSERVE_TEST_PARTS (comma-separated) runs a subset: lint, unit, tools, tsan, fuzz, monitoring,
 # integration, soak, regress, deploy, asan, debian13 (default: all). The build treats warnings as
 # errors (-DPTSERVE_WERROR=ON); lint is clang-format and clang-tidy on the C++ the last commit
 # changed (scripts/lint.sh; PTSERVE_LINT_BASE to measure from elsewhere). asan is an AddressSanitizer +
@@ -14,7 +14,7 @@
 # 2-CPU machine, which CI's 90 minutes do not hold beside the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=",${PTSERVE_TEST_PARTS:-lint,unit,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
+PARTS=",${PTSERVE_TEST_PARTS:-lint,unit,tools,tsan,fuzz,monitoring,integration,soak,regress,deploy,asan,debian13},"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 . /etc/os-release
 echo "== ptserve tests on ${PRETTY_NAME:-?}: ${PARTS:1:-1}"
@@ -31,6 +31,11 @@ fi
 if part unit; then
   echo "== unit tests"
   ctest --test-dir "$BUILD" --output-on-failure -j2
+fi
+
+if part tools; then
+  echo "== tools and script helpers: config.pbtxt through protobuf, ptserve-optimize --write, scripts/lib/server.sh"
+  /usr/bin/python3 -m pytest -q tests/tools
 fi
 
 if part tsan; then
@@ -91,7 +96,7 @@ if part asan; then
   # memory errors would be), plus the API tour. Not test_operators.py: its crashing library makes
   # the probe child's segfault an ASan report, which fails the run though the server is right.
   I=tests/integration
-  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py"} \
+  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py $I/test_grpc.py"} \
     bash scripts/sanitize.sh
 fi
 

@@ -62,112 +62,57 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- config.pbtxt rewriting
+# Through protobuf (tools/ptserve_config.py: the server's own schema).
 
-def _top_level_fields(text):
-    """Yields (name, start, end) of each top-level field of a protobuf text file, with `end`
-    after its value ({...}, [...] or a scalar). Comments and strings are skipped."""
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-            continue
-        if c == "#":
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-            continue
-        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
-        if not m:
-            raise SetupError(f"cannot parse config.pbtxt near: {text[i:i + 40]!r}")
-        name, start = m.group(0), i
-        i = m.end()
-        while i < n and text[i] in " \t\r\n:":
-            i += 1
-        if i < n and text[i] in "{[":
-            depth = 0
-            while i < n:
-                c = text[i]
-                if c == "#":
-                    j = text.find("\n", i)
-                    i = n if j < 0 else j
-                    continue
-                if c in "\"'":
-                    q, i = c, i + 1
-                    while i < n and text[i] != q:
-                        i += 2 if text[i] == "\\" else 1
-                elif c in "{[":
-                    depth += 1
-                elif c in "}]":
-                    depth -= 1
-                    if depth == 0:
-                        i += 1
-                        break
-                i += 1
-        elif i < n and text[i] in "\"'":
-            q, i = text[i], i + 1
-            while i < n and text[i] != q:
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-        else:
-            while i < n and not text[i].isspace() and text[i] != "#":
-                i += 1
-        yield name, start, i
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ptserve_config  # noqa: E402
+
+
+def _parse(config_text):
+    try:
+        return ptserve_config.loads(config_text)
+    except ptserve_config.ConfigError as e:
+        raise SetupError(f"cannot parse config.pbtxt: {e}") from None
 
 
 def suite_config(source_text, name, batching):
     """The model's config with the suite's fixed serving settings: its own name, one instance
     with INTRA_OP_THREAD_COUNT threads, dynamic batching on (fixed queue delay) or off."""
-    out, last = [], 0
-    for field, start, end in _top_level_fields(source_text):
-        body = source_text[start:end]
-        drop = field in ("name", "instance_group", "dynamic_batching", "sequence_batching")
-        drop = drop or (field == "parameters" and "INTRA_OP_THREAD_COUNT" in body)
-        if drop:
-            out.append(source_text[last:start])
-            last = end
-    out.append(source_text[last:])
-    text = f'name: "{name}"\n' + "".join(out).rstrip() + "\n"
-    text += "instance_group [ { count: 1 kind: KIND_CPU } ]\n"
-    text += ('parameters { key: "INTRA_OP_THREAD_COUNT" value { string_value: "%d" } }\n'
-             % INTRA_OP_THREADS)
+    cfg = _parse(source_text)
+    cfg.name = name
+    for field in ("instance_group", "dynamic_batching", "sequence_batching"):
+        cfg.ClearField(field)
+    group = cfg.instance_group.add()
+    group.count = 1
+    group.kind = ptserve_config.pb2().ModelInstanceGroup.KIND_CPU
+    ptserve_config.set_parameters(cfg, {"INTRA_OP_THREAD_COUNT": INTRA_OP_THREADS})
     if batching:
-        text += "dynamic_batching { max_queue_delay_microseconds: %d }\n" % QUEUE_DELAY_US
-    return text
+        cfg.dynamic_batching.max_queue_delay_microseconds = QUEUE_DELAY_US
+    return ptserve_config.dumps(cfg)
 
 
 def config_inputs(config_text):
     """(input names, dims of the first input, its datatype without TYPE_) from a config."""
-    names, dims, dtype = [], None, "FP32"
-    for field, start, end in _top_level_fields(config_text):
-        if field != "input":
-            continue
-        body = re.sub(r"#[^\n]*", "", config_text[start:end])
-        names += re.findall(r'\bname\s*:\s*"([^"]+)"', body)
-        if dims is None:
-            m = re.search(r"\bdims\s*:\s*\[([^\]]*)\]", body)
-            dims = [int(x) for x in m.group(1).replace(",", " ").split()] if m else None
-            m = re.search(r"\bdata_type\s*:\s*TYPE_(\w+)", body)
-            dtype = m.group(1) if m else dtype
+    cfg = _parse(config_text)
+    names = [i.name for i in cfg.input if i.name]
+    dims = list(cfg.input[0].dims) if cfg.input else []
     if not names or not dims:
         raise SetupError("the model's config.pbtxt names no input with dims")
+    dtype = "FP32"
+    if cfg.input[0].data_type:
+        dtype = ptserve_config.data_type_name(cfg.input[0].data_type).removeprefix("TYPE_")
     return names, dims, dtype
 
 
 def config_parameters(config_text):
     """The config's `parameters` as KEY=VALUE, without the thread counts the suite fixes."""
-    out = []
-    for field, start, end in _top_level_fields(config_text):
-        if field == "parameters":
-            m = re.search(r'key\s*:\s*"([^"]+)".*string_value\s*:\s*"([^"]*)"',
-                          config_text[start:end], re.S)
-            if m and m.group(1) not in ("INTRA_OP_THREAD_COUNT", "INTER_OP_THREAD_COUNT"):
-                out.append(f"{m.group(1)}={m.group(2)}")
-    return out
+    params = ptserve_config.parameters(_parse(config_text))
+    return [f"{k}={v}" for k, v in sorted(params.items())
+            if k not in ("INTRA_OP_THREAD_COUNT", "INTER_OP_THREAD_COUNT")]
 
 
 def max_batch_size(config_text):
-    m = re.search(r"^\s*max_batch_size\s*:\s*(\d+)", config_text, re.M)
-    return int(m.group(1)) if m else 0
+    return _parse(config_text).max_batch_size
 
 
 def version_dirs(model_dir):

@@ -16,15 +16,16 @@ from ptserve_harness import (EXAMPLES, REFERENCE, ROOT, Server, case_inputs, mak
                              reference, thread_count)
 
 TOOL = os.path.join(ROOT, "tools", "ptserve-optimize")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ptserve_config  # noqa: E402
 
 
 def levered(name, model, params):
     """{path: text} for a copy of example `model` named `name` with extra parameters."""
-    with open(os.path.join(EXAMPLES, model, "config.pbtxt")) as f:
-        text = f.read().replace(f'name: "{model}"', f'name: "{name}"')
-    for key, value in params.items():
-        text += f'parameters {{ key: "{key}" value {{ string_value: "{value}" }} }}\n'
-    return {f"{name}/config.pbtxt": text}
+    cfg = ptserve_config.load(os.path.join(EXAMPLES, model, "config.pbtxt"))
+    cfg.name = name
+    ptserve_config.set_parameters(cfg, params)
+    return {f"{name}/config.pbtxt": ptserve_config.dumps(cfg)}
 
 
 def link_version(repo, name, model):
@@ -229,8 +230,13 @@ def test_optimize_tool_table_and_written_static_int8_version():
     assert results["dynamic_int8"]["size_mb"] < 0.5 * results["fp32"]["size_mb"]
     # The written version: int8 model.pt and the config parameters that serve it.
     assert os.path.exists(os.path.join(model_dir, "2", "model.pt"))
-    config = open(os.path.join(model_dir, "config.pbtxt")).read()
-    assert 'key: "QUANTIZATION" value { string_value: "STATIC_INT8" }' in config
+    # Written through protobuf: the parameters that serve it, every other field as it was.
+    config = ptserve_config.load(os.path.join(model_dir, "config.pbtxt"))
+    assert ptserve_config.parameters(config)["QUANTIZATION"] == "STATIC_INT8"
+    before = ptserve_config.load(os.path.join(model_dir, "config.pbtxt.before-v2"))
+    config.ClearField("parameters")
+    before.ClearField("parameters")
+    assert config == before
     with Server(repository=work) as s:
         assert s.json("GET", "/v2/models/digits/versions/2/ready")[0] == 200, s.log()
         assert "int8 model" in s.log() or "ready" in s.log()

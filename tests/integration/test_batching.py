@@ -2,26 +2,28 @@
 import json
 import os
 import socket
+import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from ptserve_harness import EXAMPLES, Server, make_repository, reference, case_inputs
+from ptserve_harness import EXAMPLES, ROOT, Server, make_repository, reference, case_inputs
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ptserve_config  # noqa: E402
 
 
 def config_with(model, extra, max_batch=None):
-    with open(os.path.join(EXAMPLES, model, "config.pbtxt")) as f:
-        text = f.read()
-    # Drop the example's own dynamic_batching block; tests set their own.
-    start = text.find("dynamic_batching {")
-    if start >= 0:
-        text = text[:start]
+    """The example's config (through protobuf) without its own dynamic_batching (tests set
+    their own), with `extra` (config text) merged in."""
+    cfg = ptserve_config.load(os.path.join(EXAMPLES, model, "config.pbtxt"))
+    cfg.ClearField("dynamic_batching")
     if max_batch is not None:
-        text = text.replace(text[text.find("max_batch_size"):].split("\n")[0],
-                            f"max_batch_size: {max_batch}")
-    return text + "\n" + extra + "\n"
+        cfg.max_batch_size = max_batch
+    cfg.MergeFrom(ptserve_config.loads(extra))
+    return ptserve_config.dumps(cfg)
 
 
 def repo_with_configs(configs):
