@@ -62,8 +62,8 @@ def pb2():
     protoc = shutil.which("protoc")
     last_error = None
     for root in _cache_roots():
-        folder = os.path.join(root, "proto-" + digest)
-        target = os.path.join(folder, "model_config_pb2.py")
+        folder = os.path.join(root, "proto2-" + digest)
+        target = os.path.join(folder, "config", "model_config_pb2.py")
         if not os.path.exists(target):
             if protoc is None:
                 raise ImportError("ptserve_config needs protoc (apt-get install protobuf-compiler)")
@@ -74,8 +74,13 @@ def pb2():
                 last_error = e
                 continue
             try:
-                subprocess.run([protoc, "-I", os.path.dirname(PROTO), "--python_out", tmp,
-                                os.path.basename(PROTO)], check=True, capture_output=True, text=True)
+                # Named "config/model_config.proto", as the gRPC stubs (which import it) name it:
+                # one process may load both, and protobuf's descriptor pool refuses one
+                # package's messages under two file names.
+                src = os.path.dirname(os.path.dirname(PROTO))
+                subprocess.run([protoc, "-I", src, "--python_out", tmp,
+                                os.path.relpath(PROTO, src)], check=True, capture_output=True,
+                               text=True)
                 try:
                     os.rename(tmp, folder)  # atomic: another process may have won the race
                 except OSError:

@@ -142,6 +142,12 @@ void TrafficRouter::RecordShadowDiff(const std::string& variant, double max_abs_
   if (max_abs_diff > st.max_abs_diff || std::isnan(max_abs_diff)) st.max_abs_diff = max_abs_diff;
 }
 
+void TrafficRouter::HoldSeries(const std::string& variant, std::shared_ptr<const void> series) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const void>& held = held_series_[variant];
+  if (held != series) held = std::move(series);
+}
+
 std::map<std::string, TrafficRouter::VariantStats> TrafficRouter::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;

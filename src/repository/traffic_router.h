@@ -72,6 +72,11 @@ class TrafficRouter {
   void RecordShadowDiff(const std::string& variant, double max_abs_diff);
   std::map<std::string, VariantStats> Stats() const;
 
+  // Keeps `series` (the metrics of `variant`'s requests, which are exported
+  // only while someone holds them) alive as long as this router serves; a
+  // later call for the same variant replaces it (its version changed).
+  void HoldSeries(const std::string& variant, std::shared_ptr<const void> series);
+
  private:
   TrafficRouter(std::string name, std::string sticky_header, std::vector<Variant> variants)
       : name_(std::move(name)), sticky_header_(std::move(sticky_header)), variants_(std::move(variants)) {}
@@ -81,6 +86,7 @@ class TrafficRouter {
   mutable std::mutex mu_;
   std::vector<Variant> variants_;
   std::map<std::string, VariantStats> stats_;
+  std::map<std::string, std::shared_ptr<const void>> held_series_;
 };
 
 }  // namespace ptserve

@@ -146,6 +146,8 @@ absl::StatusOr<InferenceService::Target> InferenceService::Resolve(
                        ? options_.metrics->ForModel(variant.model, target.version->version_string(),
                                                     variant.name)
                        : target.version->metrics();
+  // Exported between requests too, while the router serves.
+  router->HoldSeries(variant.name, target.metrics);
   for (const TrafficRouter::Variant& shadow : router->Shadows()) {
     auto v = repository_->Get(shadow.model, shadow.version);
     if (v.ok()) target.shadows.emplace_back(shadow.name, *v);

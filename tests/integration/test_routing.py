@@ -110,6 +110,16 @@ def test_shadow_difference_is_a_histogram_per_routed_model(ab_server):
     assert small and float(small.group(1)) == float(count.group(1)), text[-2000:]
 
 
+def test_variant_series_stay_exported_between_requests(ab_server):
+    conn = ab_server.connection()
+    for _ in range(10):
+        variant_of(ab_server, conn, {"X-Variant": "control"})
+    _, _, data = ab_server.request("GET", "/metrics")
+    m = re.search(r'^ptserve_inference_requests_total\{model="mlp",version="1",variant="control",'
+                  r'outcome="success"\} (\S+)$', data.decode(), re.M)
+    assert m and float(m.group(1)) >= 10, data.decode()[-3000:]
+
+
 def test_routed_metadata_and_errors(ab_server):
     status, meta = ab_server.json("GET", "/v2/models/ab")
     assert status == 200 and meta["inputs"][0]["name"] == "INPUT__0"
