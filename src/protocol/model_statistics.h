@@ -1,10 +1,12 @@
 // Per model version statistics (Triton's ModelStatistics), protocol-neutral;
-// encoded for gRPC by protocol/grpc_codec.h.
+// encoded for gRPC by protocol/grpc_codec.h and for HTTP (Triton's statistics
+// extension, GET /v2/models[/{m}[/versions/{v}]]/stats) by ModelStatisticsJson.
 #ifndef PTSERVE_PROTOCOL_MODEL_STATISTICS_H_
 #define PTSERVE_PROTOCOL_MODEL_STATISTICS_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ptserve {
 
@@ -18,6 +20,12 @@ struct ModelStatistics {
   uint64_t queue_ns = 0;    // of successful requests
   uint64_t compute_ns = 0;  // of successful requests (their batches' execution)
 };
+
+// {"model_stats":[{"name","version","last_inference","inference_count",
+// "inference_stats":{"success","fail","queue","compute_infer": {"count","ns"}}}]} —
+// Triton's shape, with the parts ptserve does not measure left out (execution_count,
+// batch_stats, compute_input/compute_output, cache_hit/cache_miss).
+std::string ModelStatisticsJson(const std::vector<ModelStatistics>& stats);
 
 }  // namespace ptserve
 

@@ -6,6 +6,7 @@
 #include "metrics/text_format.h"
 #include "protocol/kserve_codec.h"
 #include "protocol/model_metadata.h"
+#include "protocol/model_statistics.h"
 #include "protocol/predict_codec.h"
 #include "server/http_status.h"
 #include "server/logging.h"
@@ -60,6 +61,10 @@ void InferenceApi::Register(http::Router& router) {
   router.Add("GET", "/v2/models/{model}/versions/{version}", bind(&InferenceApi::ModelMetadata));
   router.Add("GET", "/v2/models/{model}/config", bind(&InferenceApi::ModelConfig));
   router.Add("GET", "/v2/models/{model}/versions/{version}/config", bind(&InferenceApi::ModelConfig));
+  // Triton's statistics extension ("stats" as a model name is taken by it, as in Triton).
+  router.Add("GET", "/v2/models/stats", bind(&InferenceApi::Statistics));
+  router.Add("GET", "/v2/models/{model}/stats", bind(&InferenceApi::Statistics));
+  router.Add("GET", "/v2/models/{model}/versions/{version}/stats", bind(&InferenceApi::Statistics));
   router.Add("GET", "/v2/models/{model}/ready", bind(&InferenceApi::ModelReady));
   router.Add("GET", "/v2/models/{model}/versions/{version}/ready", bind(&InferenceApi::ModelReady));
   router.Add("POST", "/v2/models/{model}/infer", bind(&InferenceApi::Infer));
@@ -124,6 +129,15 @@ void InferenceApi::ModelConfig(HttpRequest& request, std::shared_ptr<Responder> 
     return;
   }
   responder->Send({200, "application/json", {}, std::move(*json)});
+}
+
+void InferenceApi::Statistics(HttpRequest& request, std::shared_ptr<Responder> responder) {
+  auto stats = service_->Statistics(Str(request.Param("model")), Str(request.Param("version")));
+  if (!stats.ok()) {
+    responder->Send(ErrorFor(stats.status()));
+    return;
+  }
+  responder->Send({200, "application/json", {}, ModelStatisticsJson(*stats)});
 }
 
 void InferenceApi::ModelReady(HttpRequest& request, std::shared_ptr<Responder> responder) {

@@ -46,6 +46,7 @@ class InferenceApi {
   void ServerMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelMetadata(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelConfig(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
+  void Statistics(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void ModelReady(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Infer(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Predict(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);

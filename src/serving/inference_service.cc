@@ -312,8 +312,9 @@ absl::Status InferenceService::ModelReady(const std::string& name, const std::st
 }
 
 ServerMetadata InferenceService::Metadata() const {
-  return ServerMetadata{
-      "ptserve", options_.server_version, {"binary_tensor_data", "model_configuration"}};
+  return ServerMetadata{"ptserve",
+                        options_.server_version,
+                        {"binary_tensor_data", "model_configuration", "statistics"}};
 }
 
 absl::StatusOr<ModelMetadata> InferenceService::Metadata(const std::string& name,

@@ -36,6 +36,40 @@ def test_server_metadata(server):
     assert status == 200
     assert body["name"] == "ptserve"
     assert "binary_tensor_data" in body["extensions"]
+    assert "statistics" in body["extensions"]
+
+
+def test_statistics_extension(server):
+    def mlp_stats():
+        status, body = server.json("GET", "/v2/models/mlp/stats")
+        assert status == 200, body
+        (entry,) = body["model_stats"]
+        return entry
+
+    before = mlp_stats()
+    status, _ = server.json("POST", "/v2/models/mlp/infer", {"inputs": [
+        {"name": "INPUT__0", "datatype": "FP32", "shape": [3, 784], "data": [0.1] * (3 * 784)}]})
+    assert status == 200
+    status, _ = server.json("POST", "/v2/models/mlp/infer", {"inputs": [
+        {"name": "INPUT__0", "datatype": "FP32", "shape": [1, 5], "data": [0.1] * 5}]})
+    assert status == 400
+    after = mlp_stats()
+    assert after["name"] == "mlp" and after["version"] == "1"
+    success, fail = after["inference_stats"]["success"], after["inference_stats"]["fail"]
+    assert success["count"] == before["inference_stats"]["success"]["count"] + 1
+    assert fail["count"] == before["inference_stats"]["fail"]["count"] + 1
+    assert after["inference_count"] == before["inference_count"] + 3
+    assert success["ns"] > before["inference_stats"]["success"]["ns"]
+    assert after["inference_stats"]["compute_infer"]["ns"] > 0
+    assert after["last_inference"] > 0
+    status, body = server.json("GET", "/v2/models/mlp/versions/1/stats")
+    assert status == 200 and body["model_stats"][0]["version"] == "1"
+    status, body = server.json("GET", "/v2/models/stats")
+    assert status == 200 and {"mlp", "digits", "resnet18", "text"} <= {
+        m["name"] for m in body["model_stats"]}
+    for path in ["/v2/models/nope/stats", "/v2/models/mlp/versions/9/stats"]:
+        status, body = server.json("GET", path)
+        assert status == 404 and "error" in body, (path, body)
 
 
 @pytest.mark.parametrize("model", MODELS)
