@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/work_queue.h"
 #include "protocol/grpc_codec.h"
 #include "protocol/grpc_service.grpc.pb.h"
 #include "protocol/health.grpc.pb.h"
@@ -83,15 +84,8 @@ bool Wildcard(const std::string& address) {
 class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackService {
  public:
   Impl(Options options, InferenceService* service)
-      : options_(std::move(options)), service_(service), worker_([this] { Work(); }) {}
-  ~Impl() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    worker_.join();
-  }
+      : options_(std::move(options)), service_(service) {}
+  ~Impl() override { background_.Stop(); }
 
   const Options& options() const { return options_; }
   InferenceService& service() { return *service_; }
@@ -240,7 +234,7 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
       override_config = std::move(config);
     }
     ServerUnaryReactor* reactor = context->DefaultReactor();
-    RunInBackground([this, reactor, name = request->model_name(), override_config] {
+    background_.Post([this, reactor, name = request->model_name(), override_config] {
       absl::Status status = service_->repository().Load(name, override_config);
       if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
         status = absl::InvalidArgumentError(
@@ -256,7 +250,7 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
                                             inference::RepositoryModelUnloadResponse*) override {
     if (absl::Status allowed = Authorized(*context); !allowed.ok()) return Answer(context, allowed);
     ServerUnaryReactor* reactor = context->DefaultReactor();
-    RunInBackground([this, reactor, name = request->model_name()] {
+    background_.Post([this, reactor, name = request->model_name()] {
       reactor->Finish(GrpcStatusFor(service_->repository().Unload(name)));
     });
     return reactor;
@@ -288,33 +282,10 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
     return absl::OkStatus();
   }
 
-  void RunInBackground(std::function<void()> work) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      work_.push_back(std::move(work));
-    }
-    cv_.notify_one();
-  }
-  void Work() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
-      if (work_.empty()) return;
-      auto work = std::move(work_.front());
-      work_.pop_front();
-      lock.unlock();
-      work();
-      lock.lock();
-    }
-  }
-
   const Options options_;
   InferenceService* const service_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> work_;
-  bool stop_ = false;
-  std::thread worker_;
+  // Repository loads and unloads run here, in order, off gRPC's threads.
+  WorkQueue background_;
 
  public:
   std::unique_ptr<Health> health_;

@@ -222,37 +222,9 @@ std::string ProfileJson(const std::string& model, const std::string& version,
 }  // namespace
 
 ManagementApi::ManagementApi(Options options, ModelRepository* repository)
-    : options_(std::move(options)), repository_(repository) {
-  worker_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
-      if (work_.empty()) return;
-      auto work = std::move(work_.front());
-      work_.pop_front();
-      lock.unlock();
-      work();
-      lock.lock();
-    }
-  });
-}
+    : options_(std::move(options)), repository_(repository) {}
 
-ManagementApi::~ManagementApi() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-}
-
-void ManagementApi::RunInBackground(std::function<void()> work) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    work_.push_back(std::move(work));
-  }
-  cv_.notify_one();
-}
+ManagementApi::~ManagementApi() { background_.Stop(); }
 
 void ManagementApi::Register(http::Router& router) {
   router.Add("POST", "/v2/repository/index",
@@ -366,7 +338,7 @@ void ManagementApi::Load(HttpRequest& request, std::shared_ptr<Responder> respon
       override_config = std::move(config);
     }
   }
-  RunInBackground([this, name, override_config, responder] {
+  background_.Post([this, name, override_config, responder] {
     absl::Status status = repository_->Load(name, override_config);
     if (!status.ok()) {
       responder->Send(ErrorFor(status.code() == absl::StatusCode::kNotFound

@@ -31,15 +31,13 @@
 #ifndef PTSERVE_SERVER_MANAGEMENT_API_H_
 #define PTSERVE_SERVER_MANAGEMENT_API_H_
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
+#include "core/work_queue.h"
 #include "repository/model_repository.h"
 #include "server/http/router.h"
 
@@ -76,15 +74,10 @@ class ManagementApi {
   void Unload(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Routing(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
   void Profile(http::HttpRequest& request, std::shared_ptr<http::Responder> responder);
-  void RunInBackground(std::function<void()> work);
-
   const Options options_;
   ModelRepository* const repository_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> work_;
-  bool stop_ = false;
-  std::thread worker_;
+  // Loads and unloads run here, in order, so that a network thread never waits on one.
+  WorkQueue background_;
 };
 
 }  // namespace ptserve
