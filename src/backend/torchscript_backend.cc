@@ -175,7 +175,11 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
   if (model->outputs_derived_ && !(*samples)->empty()) {
     // Name the outputs now, from one run on a sample: a dict's keys, or
     // OUTPUT__0..n-1 for a tuple, so metadata shows them before any request.
-    RETURN_IF_ERROR(model->DeriveOutputsFrom((*samples)->front()));
+    // Where that run fails, they are named by the first answer instead.
+    if (absl::Status named = model->DeriveOutputsFrom((*samples)->front()); !named.ok()) {
+      model->notes_.push_back(
+          absl::StrCat("outputs left to be named by the first answer: ", named.message()));
+    }
   }
   for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
   model->accelerated_.notes.clear();
