@@ -5,6 +5,8 @@
 
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 #include "core/work_queue.h"
 #include "protocol/grpc_codec.h"
 #include "protocol/grpc_service.grpc.pb.h"
@@ -540,8 +543,59 @@ void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   impl_->server_.reset();
 }
 
+namespace {
+
+// A PEM file's text; bounded (a certificate chain is kilobytes).
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  constexpr std::streamsize kMaxPemBytes = 1 << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": cannot read ", path, ec ? "" : " (not a regular file)"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  std::string text(kMaxPemBytes + 1, '\0');
+  in.read(text.data(), kMaxPemBytes + 1);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > static_cast<size_t>(kMaxPemBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is over 1 MiB"));
+  }
+  if (text.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is not PEM"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const GrpcServer::Options& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--grpc-root-cert (mutual TLS) needs --grpc-server-cert and --grpc-server-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both --grpc-server-cert and --grpc-server-key");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "--grpc-server-cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "--grpc-server-key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!options.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_client_ca_file, "--grpc-root-cert"));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
                                                                InferenceService* service) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(options));
   auto impl = std::make_unique<Impl>(options, service);
   impl->health_ = std::make_unique<Impl::Health>(service);
   grpc::ServerBuilder builder;
@@ -549,15 +603,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
       options.address.find(':') != std::string::npos && options.address.front() != '['
           ? absl::StrCat("[", options.address, "]:", options.port)
           : absl::StrCat(options.address, ":", options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->port_);
+  builder.AddListeningPort(address, credentials, &impl->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(impl.get());
   builder.RegisterService(impl->health_.get());
   impl->server_ = builder.BuildAndStart();
   if (!impl->server_ || impl->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("gRPC: cannot listen on ", address,
-                                               " (in use, or not an address of this machine?)"));
+    return absl::UnavailableError(
+        absl::StrCat("gRPC: cannot listen on ", address,
+                     options.tls_cert_file.empty()
+                         ? " (in use, or not an address of this machine?)"
+                         : " (in use, not an address of this machine, or the TLS certificate "
+                           "and key do not match?)"));
   }
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
 }

@@ -29,6 +29,9 @@
 // <token>" is required (UNAUTHENTICATED otherwise). Loads run on this
 // server's own worker thread.
 //
+// TLS when Options::tls_cert_file is set (mutual with tls_client_ca_file);
+// the files are read once, at Create() (no reload yet).
+//
 // Thread-safe. Shutdown() stops accepting calls and waits for running ones
 // up to its deadline.
 #ifndef PTSERVE_SERVER_GRPC_SERVER_H_
@@ -56,6 +59,12 @@ class GrpcServer {
     bool management_enabled = true;
     std::string management_address = "127.0.0.1";
     std::string management_token;
+    // TLS (Triton's --grpc-use-ssl*): PEM files. With a certificate and key the port speaks
+    // TLS only; with `client_ca_file` too (mutual TLS) a client must present a certificate
+    // that CA signed. Empty: plaintext.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_client_ca_file;
   };
 
   // `service` is not owned and must outlive the server. Binds and starts serving.

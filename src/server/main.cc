@@ -44,6 +44,9 @@ struct ServerFlags {
   int grpc_port = 8001;
   std::string grpc_address;        // "" = --http-address
   int grpc_max_message_bytes = 0;  // 0 = --max-request-bytes
+  bool grpc_use_ssl = false;
+  bool grpc_use_ssl_mutual = false;
+  std::string grpc_server_cert, grpc_server_key, grpc_root_cert;
   int metrics_port = -1;
   std::string model_control_mode = "none";
   std::vector<std::string> load_models;
@@ -113,6 +116,21 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
       ->envname("PTSERVE_GRPC_MAX_MESSAGE_BYTES")
       ->capture_default_str()
       ->check(CLI::Range(0, 2147483647));
+  // TLS on the gRPC port, with Triton's flag names.
+  app.add_flag("--grpc-use-ssl", f.grpc_use_ssl,
+               "gRPC over TLS (needs --grpc-server-cert and --grpc-server-key)")
+      ->envname("PTSERVE_GRPC_USE_SSL");
+  app.add_flag("--grpc-use-ssl-mutual", f.grpc_use_ssl_mutual,
+               "Mutual TLS on gRPC: clients must present a certificate signed by "
+               "--grpc-root-cert")
+      ->envname("PTSERVE_GRPC_USE_SSL_MUTUAL");
+  app.add_option("--grpc-server-cert", f.grpc_server_cert, "PEM certificate chain for gRPC TLS")
+      ->envname("PTSERVE_GRPC_SERVER_CERT");
+  app.add_option("--grpc-server-key", f.grpc_server_key, "PEM private key for gRPC TLS")
+      ->envname("PTSERVE_GRPC_SERVER_KEY");
+  app.add_option("--grpc-root-cert", f.grpc_root_cert,
+                 "PEM CA certificates that sign client certificates (mutual TLS)")
+      ->envname("PTSERVE_GRPC_ROOT_CERT");
   app.add_flag("--metrics", f.metrics,
                  "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
       ->envname("PTSERVE_METRICS")->capture_default_str();
@@ -376,10 +394,27 @@ int Run(int argc, char** argv) {
     options.management_enabled = flags.management_port >= 0;
     options.management_address = flags.management_address;
     options.management_token = flags.management_token;
+    const bool ssl = flags.grpc_use_ssl || flags.grpc_use_ssl_mutual;
+    if (ssl != !flags.grpc_server_cert.empty() || ssl != !flags.grpc_server_key.empty() ||
+        flags.grpc_use_ssl_mutual != !flags.grpc_root_cert.empty()) {
+      spdlog::error(
+          "gRPC TLS: --grpc-use-ssl goes with --grpc-server-cert and --grpc-server-key, and "
+          "--grpc-use-ssl-mutual with --grpc-root-cert too (given: use-ssl {}, use-ssl-mutual {}, "
+          "server-cert '{}', server-key '{}', root-cert '{}')",
+          flags.grpc_use_ssl, flags.grpc_use_ssl_mutual, flags.grpc_server_cert,
+          flags.grpc_server_key, flags.grpc_root_cert);
+      return 1;
+    }
+    options.tls_cert_file = flags.grpc_server_cert;
+    options.tls_key_file = flags.grpc_server_key;
+    options.tls_client_ca_file = flags.grpc_root_cert;
     auto created = GrpcServer::Create(options, &service);
     if (created.ok()) {
       grpc_server = std::move(*created);
-      spdlog::info("gRPC server listening on {}:{}", options.address, grpc_server->port());
+      spdlog::info("gRPC server listening on {}:{}{}", options.address, grpc_server->port(),
+                   flags.grpc_use_ssl_mutual ? " (mutual TLS)"
+                   : ssl                     ? " (TLS)"
+                                             : "");
     } else if (created.status().code() == absl::StatusCode::kUnimplemented &&
                app.get_option("--grpc-port")->count() == 0) {
       // Built without gRPC and not asked for it: the default port is not a promise.

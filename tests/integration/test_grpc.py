@@ -6,6 +6,7 @@ alive and serving.
 """
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -507,3 +508,64 @@ def test_readiness_turns_false_on_sigterm_and_exit_is_clean():
         assert s.proc.wait(60) == 0, s.log()
     finally:
         s.stop()
+
+
+def _certificate(folder, name, cn="localhost"):
+    """A self-signed certificate (also its own CA) and key, made with openssl at test time."""
+    key, cert = os.path.join(folder, name + ".key"), os.path.join(folder, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", f"/CN={cn}",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(key, "rb") as k, open(cert, "rb") as c:
+        return key, cert, k.read(), c.read()
+
+
+def test_tls_and_mutual_tls():
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate with")
+    repo = make_repository(["mlp"])
+    certs = tempfile.mkdtemp(prefix="ptserve-tls-")
+    key, cert, _, cert_pem = _certificate(certs, "server")
+    ckey, ccert, ckey_pem, ccert_pem = _certificate(certs, "client", cn="client")
+    request, _ = mlp_request(rows=2, raw=True)
+    tls = ["--grpc-use-ssl", "--grpc-server-cert", cert, "--grpc-server-key", key]
+    with Server(repo, args=tls) as s:
+        assert "(TLS)" in s.log()
+        target = f"localhost:{s.grpc_port}"
+        with grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=cert_pem)) as ch:
+            resp = pb_grpc.GRPCInferenceServiceStub(ch).ModelInfer(request, timeout=30)
+            assert raw_output(resp).shape == (2, 10)
+        with channel(s) as ch:  # plaintext to a TLS port
+            expect_error(grpc.StatusCode.UNAVAILABLE, pb_grpc.GRPCInferenceServiceStub(ch).ServerLive,
+                         pb.ServerLiveRequest())
+        assert s.request("GET", "/v2/health/ready")[0] == 200  # HTTP is unaffected
+    mutual = tls[:1] + ["--grpc-use-ssl-mutual", "--grpc-root-cert", ccert] + tls[1:]
+    with Server(repo, args=mutual) as s:
+        assert "(mutual TLS)" in s.log()
+        target = f"localhost:{s.grpc_port}"
+        anonymous = grpc.ssl_channel_credentials(root_certificates=cert_pem)
+        with grpc.secure_channel(target, anonymous) as ch:
+            expect_error(grpc.StatusCode.UNAVAILABLE, pb_grpc.GRPCInferenceServiceStub(ch).ServerLive,
+                         pb.ServerLiveRequest())
+        known = grpc.ssl_channel_credentials(root_certificates=cert_pem, private_key=ckey_pem,
+                                             certificate_chain=ccert_pem)
+        with grpc.secure_channel(target, known) as ch:
+            assert pb_grpc.GRPCInferenceServiceStub(ch).ServerLive(
+                pb.ServerLiveRequest(), timeout=30).live
+        assert s.proc.poll() is None
+    # Inconsistent or unreadable TLS settings stop the start with the reason.
+    binary = s.proc.args[0]
+    for args, words in [(["--grpc-use-ssl"], "--grpc-server-cert"),
+                        (["--grpc-server-cert", cert, "--grpc-server-key", key], "--grpc-use-ssl"),
+                        (tls[:3] + ["--grpc-server-key", os.path.join(certs, "missing.key")],
+                         "cannot read"),
+                        (tls[:3] + ["--grpc-server-key", repo], "cannot read"),
+                        (tls[:3] + ["--grpc-server-key", os.path.join(repo, "mlp", "config.pbtxt")],
+                         "not PEM")]:
+        r = subprocess.run([binary, "--model-repository", repo, "--http-port", "0",
+                            "--grpc-port", "0", "--management-port", "-1"] + args,
+                           capture_output=True, timeout=120, text=True)
+        assert r.returncode != 0 and words in r.stdout + r.stderr, (args, r.stdout[-2000:])
+    shutil.rmtree(certs, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
