@@ -29,6 +29,7 @@ TEST=(
   clang-format clang-tidy  # scripts/lint.sh
   python3-pytest python3-protobuf  # tools/ptserve_config.py: config.pbtxt through protobuf
   python3-grpcio python3-grpc-tools  # tests/integration/test_grpc.py: stubs made at test time
+  openssl  # test_grpc.py: TLS certificates made at test time
   python3-fastapi python3-uvicorn python3-uvloop python3-locust
   wrk prometheus
 )
