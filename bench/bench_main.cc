@@ -103,6 +103,23 @@ absl::Status WriteReports(const Flags& f, const ReportInfo& info,
 }
 
 // -i grpc: KServe v2 ModelInfer with raw contents, closed loop (see grpc_runner.h).
+// Runs `steps` one after the other on `runner` (HTTP or gRPC), printing each
+// step's summary line as it ends (the header once), then writes the reports.
+template <typename StepRunner>
+absl::Status RunSteps(StepRunner& runner, const std::vector<StepConfig>& steps, const Flags& f,
+                      const ReportInfo& info, bool tty) {
+  std::vector<StepResult> results;
+  for (const StepConfig& step : steps) {
+    ASSIGN_OR_RETURN(StepResult r, runner.RunStep(step));
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    std::string text = TextSummary(info, {r});
+    if (!results.empty()) text = text.substr(text.find('\n') + 1);
+    std::cout << text << std::flush;
+    results.push_back(std::move(r));
+  }
+  return WriteReports(f, info, results);
+}
+
 absl::Status RunGrpc(const Flags& f, const std::string& command_line) {
 #if PTSERVE_BENCH_GRPC
   if (!f.request_rate_range.empty()) {
@@ -145,17 +162,9 @@ absl::Status RunGrpc(const Flags& f, const std::string& command_line) {
             << (f.requests > 0 ? absl::StrCat(f.requests, " requests")
                                : absl::StrCat(f.measurement_interval_ms, " ms window"))
             << " per step after " << f.warmup_ms << " ms warm-up\n";
-  std::vector<StepResult> results;
-  bool header_done = false;
-  for (double c : cs) {
-    ASSIGN_OR_RETURN(StepResult r, runner->RunStep(StepConfig::Closed(static_cast<int>(c))));
-    std::string text = TextSummary(info, {r});
-    if (header_done) text = text.substr(text.find('\n') + 1);
-    header_done = true;
-    std::cout << text << std::flush;
-    results.push_back(std::move(r));
-  }
-  return WriteReports(f, info, results);
+  std::vector<StepConfig> steps;
+  for (double c : cs) steps.push_back(StepConfig::Closed(static_cast<int>(c)));
+  return RunSteps(*runner, steps, f, info, /*tty=*/false);
 #else
   return absl::UnimplementedError("-i grpc: this ptserve-bench is built without gRPC");
 #endif
@@ -269,18 +278,7 @@ absl::Status Run(const Flags& f, const std::string& command_line) {
             << (f.requests > 0 ? absl::StrCat(f.requests, " requests")
                                : absl::StrCat(f.measurement_interval_ms, " ms windows"))
             << " per step after " << f.warmup_ms << " ms warm-up\n";
-  std::vector<StepResult> results;
-  bool header_done = false;
-  for (const StepConfig& step : steps) {
-    ASSIGN_OR_RETURN(StepResult r, runner->RunStep(step));
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    std::string text = TextSummary(info, {r});
-    if (header_done) text = text.substr(text.find('\n') + 1);
-    header_done = true;
-    std::cout << text << std::flush;
-    results.push_back(std::move(r));
-  }
-  return WriteReports(f, info, results);
+  return RunSteps(*runner, steps, f, info, tty);
 }
 
 }  // namespace
