@@ -20,6 +20,7 @@ SERVE=(
   libspdlog-dev
   libzip-dev  # reads .pt2 (AOTInductor) packages
   libgrpc++-dev protobuf-compiler-grpc  # the gRPC front end (--grpc-port)
+  libssl-dev  # HTTPS (--tls-cert)
   # make the example models (scripts/make_examples.py), wait for readiness (scripts/lib/server.sh)
   python3-torch python3-torchvision python3-sklearn python3-numpy curl
 )

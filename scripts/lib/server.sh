@@ -88,8 +88,12 @@ wait_ready() {
       port=$(log_port "$log" "HTTP server")
     fi
     local u=$url
-    [ -z "$u" ] && [ -n "$port" ] && u="http://127.0.0.1:$port/v2/health/ready"
-    if [ -n "$u" ] && curl -sf -o /dev/null --max-time 5 "$u"; then
+    if [ -z "$u" ] && [ -n "$port" ]; then
+      u="http://127.0.0.1:$port/v2/health/ready"
+      # --tls-cert: HTTPS (the certificate need not name 127.0.0.1: -k below)
+      grep -q "HTTP server listening on .*(HTTPS" "$log" 2>/dev/null && u="https${u#http}"
+    fi
+    if [ -n "$u" ] && curl -skf -o /dev/null --max-time 5 "$u"; then
       SERVER_PORT=${port:-$(echo "$u" | sed -E 's#^[a-z]+://[^/]*:([0-9]+).*#\1#')}
       return 0
     fi

@@ -29,8 +29,9 @@
 // <token>" is required (UNAUTHENTICATED otherwise). Loads run on this
 // server's own worker thread.
 //
-// TLS when Options::tls_cert_file is set (mutual with tls_client_ca_file);
-// the files are read once, at Create() (no reload yet).
+// TLS when Options::tls_cert_file is set (mutual with tls_client_ca_file); the files are
+// checked at Create() and re-read every Options::tls_refresh (new connections get the new
+// certificate; open ones keep theirs).
 //
 // Thread-safe. Shutdown() stops accepting calls and waits for running ones
 // up to its deadline.
@@ -65,6 +66,8 @@ class GrpcServer {
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_client_ca_file;
+    // How often the TLS files are checked for a new certificate.
+    std::chrono::seconds tls_refresh{10};
   };
 
   // `service` is not owned and must outlive the server. Binds and starts serving.

@@ -25,6 +25,7 @@
 #include "repository/repository_poller.h"
 #include "server/grpc_server.h"
 #include "server/http/http_server.h"
+#include "server/http/tls_context.h"
 #include "server/http_edge.h"
 #include "server/inference_api.h"
 #include "server/logging.h"
@@ -47,6 +48,7 @@ struct ServerFlags {
   bool grpc_use_ssl = false;
   bool grpc_use_ssl_mutual = false;
   std::string grpc_server_cert, grpc_server_key, grpc_root_cert;
+  std::string tls_cert, tls_key, tls_client_ca;
   int metrics_port = -1;
   std::string model_control_mode = "none";
   std::vector<std::string> load_models;
@@ -131,6 +133,16 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
   app.add_option("--grpc-root-cert", f.grpc_root_cert,
                  "PEM CA certificates that sign client certificates (mutual TLS)")
       ->envname("PTSERVE_GRPC_ROOT_CERT");
+  // HTTPS on the HTTP port (and TLS on gRPC unless the --grpc-*-cert flags say otherwise).
+  app.add_option("--tls-cert", f.tls_cert,
+                 "PEM certificate chain: the HTTP port speaks HTTPS (and gRPC TLS, unless "
+                 "--grpc-use-ssl is given); SIGHUP re-reads the files")
+      ->envname("PTSERVE_TLS_CERT");
+  app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")
+      ->envname("PTSERVE_TLS_KEY");
+  app.add_option("--tls-client-ca", f.tls_client_ca,
+                 "PEM CA certificates: clients must present a certificate they sign (mutual TLS)")
+      ->envname("PTSERVE_TLS_CLIENT_CA");
   app.add_flag("--metrics", f.metrics,
                  "Prometheus metrics: GET /metrics on the HTTP port (and on --metrics-port)")
       ->envname("PTSERVE_METRICS")->capture_default_str();
@@ -317,6 +329,7 @@ int Run(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // re-read the TLS files
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -350,6 +363,21 @@ int Run(int argc, char** argv) {
   http_options.max_body_bytes = flags.max_request_bytes;
   const std::shared_ptr<HttpEdge> http_edge =
       ConfigureHttpEdge(flags.http_edge, metrics, &http_options);
+  if (!flags.tls_cert.empty() || !flags.tls_key.empty() || !flags.tls_client_ca.empty()) {
+    if (flags.tls_cert.empty() || flags.tls_key.empty()) {
+      spdlog::error("HTTPS needs both --tls-cert and --tls-key (given: cert '{}', key '{}')",
+                    flags.tls_cert, flags.tls_key);
+      return 1;
+    }
+    auto tls = http::TlsContext::Create({.cert_file = flags.tls_cert,
+                                         .key_file = flags.tls_key,
+                                         .client_ca_file = flags.tls_client_ca});
+    if (!tls.ok()) {
+      spdlog::error("{}", std::string(tls.status().message()));
+      return 1;
+    }
+    http_options.tls = std::move(*tls);
+  }
   auto server = http::HttpServer::Create(http_options, router);
   if (!server.ok()) {
     spdlog::error("{}", std::string(server.status().message()));
@@ -379,7 +407,10 @@ int Run(int argc, char** argv) {
     metrics_server->Start();
     spdlog::info("metrics listening on {}:{}", flags.http_address, metrics_server->port());
   }
-  spdlog::info("HTTP server listening on {}:{}", flags.http_address, (*server)->port());
+  spdlog::info("HTTP server listening on {}:{}{}", flags.http_address, (*server)->port(),
+               !http_options.tls            ? ""
+               : http_options.tls->mutual() ? " (HTTPS, mutual TLS)"
+                                            : " (HTTPS)");
 
   std::unique_ptr<GrpcServer> grpc_server;
   if (flags.grpc_port >= 0) {
@@ -405,16 +436,22 @@ int Run(int argc, char** argv) {
           flags.grpc_server_key, flags.grpc_root_cert);
       return 1;
     }
-    options.tls_cert_file = flags.grpc_server_cert;
-    options.tls_key_file = flags.grpc_server_key;
-    options.tls_client_ca_file = flags.grpc_root_cert;
+    if (ssl) {
+      options.tls_cert_file = flags.grpc_server_cert;
+      options.tls_key_file = flags.grpc_server_key;
+      options.tls_client_ca_file = flags.grpc_root_cert;
+    } else if (http_options.tls) {  // --tls-cert: TLS on every inference port
+      options.tls_cert_file = flags.tls_cert;
+      options.tls_key_file = flags.tls_key;
+      options.tls_client_ca_file = flags.tls_client_ca;
+    }
     auto created = GrpcServer::Create(options, &service);
     if (created.ok()) {
       grpc_server = std::move(*created);
       spdlog::info("gRPC server listening on {}:{}{}", options.address, grpc_server->port(),
-                   flags.grpc_use_ssl_mutual ? " (mutual TLS)"
-                   : ssl                     ? " (TLS)"
-                                             : "");
+                   !options.tls_client_ca_file.empty() ? " (mutual TLS)"
+                   : !options.tls_cert_file.empty()    ? " (TLS)"
+                                                       : "");
     } else if (created.status().code() == absl::StatusCode::kUnimplemented &&
                app.get_option("--grpc-port")->count() == 0) {
       // Built without gRPC and not asked for it: the default port is not a promise.
@@ -476,7 +513,24 @@ int Run(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    if (!http_options.tls) {
+      spdlog::info("received SIGHUP: nothing to reload (no --tls-cert)");
+      continue;
+    }
+    // New connections get the new certificate; open ones keep theirs. gRPC watches its files
+    // itself (GrpcServer::Options::tls_refresh).
+    absl::Status reloaded = http_options.tls->Reload();
+    if (reloaded.ok()) {
+      spdlog::info("received SIGHUP: HTTPS certificate reloaded from {} (load {})", flags.tls_cert,
+                   http_options.tls->generation());
+    } else {
+      spdlog::error("received SIGHUP: HTTPS keeps its current certificate: {}",
+                    std::string(reloaded.message()));
+    }
+  }
   spdlog::info("received {}: shutting down (readiness is now false)",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   service.SetShuttingDown();

@@ -1,5 +1,6 @@
 #include "server/http/connection.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -22,6 +23,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/http/tls_context.h"
 
 namespace ptserve::http::internal {
 namespace {
@@ -251,6 +253,9 @@ HttpResponse RejectionResponse(Rejection rejection, const HttpServer::Options& o
                             options.body_timeout.count(), " s, at least ",
                             options.min_body_bytes_per_sec, " bytes/s)"));
       break;
+    case Rejection::kTlsHandshake:
+      response = ErrorResponse(400, "this port speaks HTTPS (TLS): use https://");
+      break;
   }
   return response;
 }
@@ -433,7 +438,12 @@ Connection::Connection(std::shared_ptr<ServerCore> core, Socket socket)
       socket_(std::move(socket)),
       executor_(socket_.get_executor()),
       timer_(executor_),
-      reservation_(core_->options.memory_budget.get()) {}
+      reservation_(core_->options.memory_budget.get()) {
+  if (core_->options.tls) {
+    tls_context_ = core_->options.tls->Current();
+    tls_.emplace(socket_, *tls_context_);
+  }
+}
 
 Connection::~Connection() {
   if (state_ != State::kClosed) core_->Unregister(this);
@@ -444,6 +454,54 @@ void Connection::Start() {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) remote_address_ = endpoint.address().to_string();
+  if (tls_) {
+    StartTls();
+    return;
+  }
+  StartRequest();
+}
+
+void Connection::StartTls() {
+  // The handshake must finish within header_timeout, like a request header; request_started_
+  // stays false, so the timer closes the connection without an answer.
+  SetDeadline(Clock::now() + core_->options.header_timeout);
+  socket_.async_wait(Socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->OnTlsReadable(ec); });
+}
+
+void Connection::OnTlsReadable(error_code ec) {
+  if (state_ != State::kReading) return;
+  unsigned char byte = 0;
+  const ssize_t n = ec ? -1 : ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    StartTls();
+    return;
+  }
+  if (n <= 0) {
+    Close();  // the client went away before saying anything
+    return;
+  }
+  constexpr unsigned char kTlsHandshakeRecord = 0x16;
+  if (byte != kTlsHandshakeRecord) {
+    // Plain HTTP (or anything else) on the HTTPS port: say so in plain text, then close.
+    request_started_ = true;
+    Reject(Rejection::kTlsHandshake);
+    return;
+  }
+  tls_active_ = true;
+  tls_->async_handshake(net::ssl::stream_base::server,
+                        [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
+}
+
+void Connection::OnHandshake(error_code ec) {
+  if (state_ != State::kReading) return;
+  if (ec) {
+    // A client that does not trust our certificate, has none (mutual TLS), or speaks an old
+    // protocol: nothing can be said to it in HTTP.
+    core_->CountRejection(Rejection::kTlsHandshake);
+    Close();
+    return;
+  }
   StartRequest();
 }
 
@@ -521,15 +579,17 @@ void Connection::ContinueReading() {
     if (parser_->is_header_done() && parser_->expect_continue() && !continue_sent_ &&
         buffer_.size() == 0) {
       continue_sent_ = true;
-      net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = shared_from_this()](error_code ec, size_t) {
-                         if (self->state_ != State::kReading) return;
-                         if (ec) {
-                           self->Close();
-                           return;
-                         }
-                         self->ContinueReading();
-                       });
+      WithStream([this](auto& stream) {
+        net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
+                         [self = shared_from_this()](error_code ec, size_t) {
+                           if (self->state_ != State::kReading) return;
+                           if (ec) {
+                             self->Close();
+                             return;
+                           }
+                           self->ContinueReading();
+                         });
+      });
       return;
     }
   } else if (!request_started_) {
@@ -542,9 +602,11 @@ void Connection::ContinueReading() {
       chunk = std::clamp<size_t>(static_cast<size_t>(*remaining), kReadChunk, kMaxReadChunk);
     }
   }
-  socket_.async_read_some(
-      buffer_.prepare(chunk),
-      [self = shared_from_this()](error_code ec, size_t bytes) { self->OnRead(ec, bytes); });
+  WithStream([this, chunk](auto& stream) {
+    stream.async_read_some(
+        buffer_.prepare(chunk),
+        [self = shared_from_this()](error_code ec, size_t bytes) { self->OnRead(ec, bytes); });
+  });
 }
 
 void Connection::OnRead(error_code ec, size_t bytes) {
@@ -637,7 +699,14 @@ void Connection::OnReadable(error_code ec, uint64_t seq) {
   watching_ = false;
   if (!ec) {
     char byte;
-    const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 && tls_active_) {
+      // TLS records (a pipelined request, or close_notify before the client closes): gone
+      // if it has shut down its side too.
+      pollfd fd = {.fd = socket_.native_handle(), .events = POLLRDHUP, .revents = 0};
+      if (::poll(&fd, 1, 0) <= 0 || (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) return;
+      n = 0;
+    }
     if (n > 0) return;  // a pipelined request: the client is alive; stop watching
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       StartDisconnectWatch();
@@ -710,10 +779,18 @@ void Connection::WriteResponse(HttpResponse response, bool close_after) {
   state_ = State::kWriting;
   core_->requests_served.fetch_add(1, std::memory_order_relaxed);
   SetDeadline(Clock::now() + core_->options.idle_timeout);
+  // Asio's TLS stream writes one buffer per record (and per send): a small body travels in the
+  // header's buffer instead, one record and one packet.
+  constexpr size_t kCoalesceBytes = 16 * 1024;
+  const bool coalesce = tls_active_ && send_body && response_.body.size() <= kCoalesceBytes;
+  if (coalesce) head_.append(response_.body);
   const std::array<net::const_buffer, 2> buffers = {
-      net::buffer(head_), send_body ? net::buffer(response_.body) : net::const_buffer()};
-  net::async_write(socket_, buffers,
-                   [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
+      net::buffer(head_),
+      send_body && !coalesce ? net::buffer(response_.body) : net::const_buffer()};
+  WithStream([this, &buffers](auto& stream) {
+    net::async_write(stream, buffers,
+                     [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
+  });
 }
 
 void Connection::OnWrite(error_code ec) {
@@ -736,6 +813,15 @@ void Connection::OnWrite(error_code ec) {
 void Connection::GracefulClose() {
   state_ = State::kLingering;
   core_->MarkLingering(this);
+  if (tls_active_) {
+    // close_notify, then wait (at most kLingerTime) for the client's; its unread data is
+    // discarded by OpenSSL.
+    SetDeadline(Clock::now() + kLingerTime);
+    tls_->async_shutdown([self = shared_from_this()](error_code) {
+      if (self->state_ == State::kLingering) self->Close();
+    });
+    return;
+  }
   error_code ignored;
   socket_.shutdown(Socket::shutdown_send, ignored);  // the client sees EOF after our response
   SetDeadline(Clock::now() + kLingerTime);

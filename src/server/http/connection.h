@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -241,6 +243,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   using Clock = std::chrono::steady_clock;
 
+  // HTTPS: peeks at the first byte (a TLS record or plain HTTP), then the handshake.
+  void StartTls();
+  void OnTlsReadable(boost::system::error_code ec);
+  void OnHandshake(boost::system::error_code ec);
+  // Runs `op` on the byte stream of this connection: the TLS stream once TLS is active, else
+  // the socket. `op` takes the stream by reference (a generic lambda).
+  template <typename Op>
+  void WithStream(Op&& op) {
+    if (tls_active_) {
+      op(*tls_);
+    } else {
+      op(socket_);
+    }
+  }
   void StartRequest();
   void ContinueReading();
   // Refuses the request being read with the transport's answer for `rejection`, then closes.
@@ -265,6 +281,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const std::shared_ptr<ServerCore> core_;
   Socket socket_;
+  // HTTPS: the context this connection was accepted with (kept: a reload does not touch it)
+  // and the TLS stream over socket_; tls_active_ once the first byte said TLS.
+  std::shared_ptr<net::ssl::context> tls_context_;
+  std::optional<net::ssl::stream<Socket&>> tls_;
+  bool tls_active_ = false;
   const Executor executor_;
   Timer timer_;
   boost::beast::flat_buffer buffer_;

@@ -106,6 +106,8 @@ const char* RejectionName(Rejection rejection) {
       return "header_timeout";
     case Rejection::kBodyTimeout:
       return "body_timeout";
+    case Rejection::kTlsHandshake:
+      return "tls_handshake";
   }
   return "other";
 }

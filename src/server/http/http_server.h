@@ -27,6 +27,8 @@
 //    within body_timeout of the header's end and never slower on average than
 //    min_body_bytes_per_sec (after body_rate_grace); else 408 and close. An idle keep-alive
 //    connection is closed after idle_timeout;
+//  - with Options::tls, HTTPS (TLS 1.2/1.3) with everything above unchanged inside it; a
+//    graceful close sends TLS close_notify;
 //  - every response carries `Server: ptserve`, `Date` and `Content-Length`; HEAD responses
 //    carry no body; 1xx/204/304 carry neither body nor Content-Length.
 //
@@ -63,11 +65,16 @@ enum class Rejection {
   kMalformed,               // 400
   kHeaderTimeout,           // 408
   kBodyTimeout,             // 408 (body_timeout or below min_body_bytes_per_sec)
+  kTlsHandshake,            // TLS port: plain HTTP (400 in plain HTTP), or a failed or slow
+                            // handshake (closed: no answer can be read)
 };
-inline constexpr int kRejectionCount = 9;
+inline constexpr int kRejectionCount = 10;
 // "connection_limit", "memory_budget", "header_too_large", "chunk_extension_too_large",
-// "trailer_too_large", "body_too_large", "malformed", "header_timeout", "body_timeout".
+// "trailer_too_large", "body_too_large", "malformed", "header_timeout", "body_timeout",
+// "tls_handshake".
 const char* RejectionName(Rejection rejection);
+
+class TlsContext;
 
 namespace internal {
 class ServerCore;
@@ -114,6 +121,11 @@ class HttpServer {
     // Called on the network thread for every rejection (after it is counted); must be quick
     // and must not block. May be empty.
     std::function<void(Rejection)> on_rejected;
+    // HTTPS: every connection speaks TLS with the context's current certificate (a Reload
+    // applies to connections accepted afterwards). The handshake counts against
+    // header_timeout. A plain HTTP request gets 400 in plain HTTP and the connection closed.
+    // Null: plain HTTP.
+    std::shared_ptr<TlsContext> tls;
   };
 
   // Binds and listens (so a taken port fails here, naming the address), but serves nothing
