@@ -79,7 +79,12 @@ class GrpcRunner::Impl {
   explicit Impl(Options options)
       : options_(std::move(options)),
         stub_(inference::GRPCInferenceService::NewStub(
-            MakeChannel(options_.target, options_.max_message_bytes))) {}
+            MakeChannel(options_.target, options_.max_message_bytes))),
+        poller_([this] { Poll(); }) {}
+  ~Impl() {
+    cq_.Shutdown();  // RunStep has waited for every call it started
+    poller_.join();
+  }
 
   absl::StatusOr<StepResult> RunStep(const StepConfig& config) {
     if (config.mode != StepConfig::Mode::kClosed) {
@@ -124,12 +129,26 @@ class GrpcRunner::Impl {
   struct Call {
     grpc::ClientContext context;
     inference::ModelInferResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>> rpc;
     int64_t start_ns = 0;
   };
 
+  // The completion queue's thread: each finished call is recorded and, while the step runs,
+  // replaced by the next (gRPC's completion-queue API, as perf_analyzer uses: one thread, no
+  // hand-off between gRPC's threads and ours).
+  void Poll() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+      std::unique_ptr<Call> call(static_cast<Call*>(tag));
+      Done(*call, call->status);
+    }
+  }
+
   // Starts a call; `new_slot`: one more call in flight (else it replaces one that finished).
   void Issue(bool new_slot) {
-    auto call = std::make_shared<Call>();
+    auto call = std::make_unique<Call>();
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::milliseconds(options_.timeout_ms));
     if (new_slot) {
@@ -137,8 +156,10 @@ class GrpcRunner::Impl {
       ++in_flight_;
     }
     call->start_ns = NowNs();
-    stub_->async()->ModelInfer(&call->context, &options_.request, &call->response,
-                               [this, call](grpc::Status s) { Done(*call, s); });
+    call->rpc = stub_->PrepareAsyncModelInfer(&call->context, options_.request, &cq_);
+    call->rpc->StartCall();
+    Call* raw = call.release();  // Poll owns it again when it completes
+    raw->rpc->Finish(&raw->response, &raw->status, raw);
   }
 
   void Done(Call& call, const grpc::Status& s) {
@@ -187,6 +208,7 @@ class GrpcRunner::Impl {
 
   Options options_;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+  grpc::CompletionQueue cq_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<StepStats> stats_ = std::make_unique<StepStats>();
@@ -195,6 +217,7 @@ class GrpcRunner::Impl {
   int in_flight_ = 0;
   int64_t measured_requests_ = 0;
   int64_t measure_start_ns_ = 0;
+  std::thread poller_;  // last: started when everything above exists
 };
 
 GrpcRunner::GrpcRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -5,11 +5,11 @@
 //   ASSIGN_OR_RETURN(StepResult r, runner->RunStep(StepConfig::Closed(16)));
 //
 // `concurrency` calls are in flight at all times on one channel (HTTP/2 multiplexes them): each
-// sends its next request as soon as its answer arrives (gRPC's callback API; no thread per
-// call). A step runs `warmup_ms` unmeasured, then one window of `measurement_interval_ms` (or
-// exactly `requests` requests). Server queue/compute times and batch sizes come from the
-// response parameters ptserve sets (queue_time_us, compute_time_us, batch_size). Open loop is
-// not supported over gRPC yet. RunStep() blocks.
+// sends its next request as soon as its answer arrives (gRPC's completion-queue API, one thread;
+// no thread per call). A step runs `warmup_ms` unmeasured, then one window of
+// `measurement_interval_ms` (or exactly `requests` requests). Server queue/compute times and batch
+// sizes come from the response parameters ptserve sets (queue_time_us, compute_time_us,
+// batch_size). Open loop is not supported over gRPC yet. RunStep() blocks.
 #ifndef PTSERVE_BENCH_GRPC_RUNNER_H_
 #define PTSERVE_BENCH_GRPC_RUNNER_H_
 

@@ -6,6 +6,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -89,11 +90,36 @@ bool Wildcard(const std::string& address) {
 
 }  // namespace
 
-class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackService {
+// The KServe service: ModelInfer, the hot path, on gRPC's completion-queue API with our own
+// threads (AsyncInferCall below); every other RPC on the callback API. Measured on 2 CPUs with
+// the MLP at concurrency 64: the callback API took 2.3 context switches and about 65 µs more
+// server CPU per ModelInfer than HTTP (its calls hop between gRPC's own thread pools); a thread
+// that polls its completion queue decodes and queues the request itself.
+using kserve = inference::GRPCInferenceService;
+using ServiceBase = kserve::WithCallbackMethod_ServerLive<kserve::WithCallbackMethod_ServerReady<
+    kserve::WithCallbackMethod_ModelReady<kserve::WithCallbackMethod_ServerMetadata<
+        kserve::WithCallbackMethod_ModelMetadata<kserve::WithCallbackMethod_ModelStreamInfer<
+            kserve::WithCallbackMethod_ModelConfig<kserve::WithCallbackMethod_ModelStatistics<
+                kserve::WithCallbackMethod_RepositoryIndex<
+                    kserve::WithCallbackMethod_RepositoryModelLoad<
+                        kserve::WithCallbackMethod_RepositoryModelUnload<
+                            kserve::WithAsyncMethod_ModelInfer<kserve::Service>>>>>>>>>>>>;
+
+class GrpcServer::Impl final : public ServiceBase {
  public:
   Impl(Options options, InferenceService* service)
       : options_(std::move(options)), service_(service) {}
-  ~Impl() override { background_.Stop(); }
+  ~Impl() override {
+    background_.Stop();
+    // Queues of a server that did not start (StopInferQueues empties them otherwise).
+    for (auto& queue : infer_queues_) {
+      queue->Shutdown();
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) {
+      }
+    }
+  }
 
   const Options& options() const { return options_; }
   InferenceService& service() { return *service_; }
@@ -176,10 +202,6 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
     if (metadata.ok()) EncodeGrpcModelMetadata(*metadata, response);
     return Answer(context, metadata.status());
   }
-
-  ServerUnaryReactor* ModelInfer(CallbackServerContext* context,
-                                 const inference::ModelInferRequest* request,
-                                 inference::ModelInferResponse* response) override;
 
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
   ModelStreamInfer(CallbackServerContext* context) override;
@@ -296,85 +318,155 @@ class GrpcServer::Impl final : public inference::GRPCInferenceService::CallbackS
   WorkQueue background_;
 
  public:
+  // ModelInfer calls between their start and their Finish (AsyncInferCall). Any thread.
+  void CallStarted() { infer_in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void CallFinished() {
+    if (infer_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(infer_mu_);
+      infer_idle_.notify_all();
+    }
+  }
+  // Starts the ModelInfer queues' threads, each with calls awaited on its queue.
+  void StartInferQueues();
+  // After the server's Shutdown: waits (until `deadline`) for calls still to be finished, then
+  // shuts the queues down and joins their threads.
+  void StopInferQueues(std::chrono::steady_clock::time_point deadline);
+
   std::unique_ptr<Health> health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
+
+ private:
+  std::vector<std::thread> infer_threads_;
+  std::atomic<int> infer_in_flight_{0};
+  std::mutex infer_mu_;
+  std::condition_variable infer_idle_;
 };
 
 namespace {
 
-// One ModelInfer call. The scheduler's callback finishes it; a cancelled call
-// drops its request from the queue. Deletes itself when gRPC is done with it.
-class InferReactor final : public ServerUnaryReactor {
+// One ModelInfer call on the completion-queue API. Its life: RequestModelInfer with `this` as
+// the tag; when a call arrives (on the queue's thread) it asks for the next one, decodes and
+// queues the request (the scheduler's callback calls Finish from the instance thread); then two
+// more events come back on the queue, in either order: the Finish (tag `this`) and the end of the
+// call (tag &done_, AsyncNotifyWhenDone), which cancels the queued request when the client has
+// cancelled or gone. The object deletes itself after both.
+// What a completion-queue tag points to.
+class CompletionTag {
  public:
-  InferReactor(GrpcServer::Impl* server, CallbackServerContext* context,
-               const inference::ModelInferRequest* request, inference::ModelInferResponse* response)
-      : state_(std::make_shared<State>()) {
+  virtual void Complete(bool ok) = 0;
+
+ protected:
+  ~CompletionTag() = default;
+};
+
+class AsyncInferCall final : public CompletionTag {
+ public:
+  // Starts waiting for a call. Queue threads only (or before they start).
+  static void Await(GrpcServer::Impl* server, grpc::ServerCompletionQueue* cq) {
+    new AsyncInferCall(server, cq);
+  }
+
+  void Complete(bool ok) override { OnEvent(ok); }
+
+ private:
+  struct DoneTag final : CompletionTag {
+    void Complete(bool) override { call->OnDone(); }
+    AsyncInferCall* call = nullptr;
+  };
+
+  AsyncInferCall(GrpcServer::Impl* server, grpc::ServerCompletionQueue* cq)
+      : server_(server), cq_(cq), responder_(&context_) {
+    done_.call = this;
+    context_.AsyncNotifyWhenDone(Tag(&done_));
+    server_->RequestModelInfer(&context_, &request_, &responder_, cq_, cq_, Tag(this));
+  }
+
+  void OnEvent(bool ok) {
+    if (!started_) {
+      if (!ok) {  // the server is shutting down: no call came (and no done tag will)
+        delete this;
+        return;
+      }
+      started_ = true;
+      Await(server_, cq_);  // the next call
+      Start();
+      return;
+    }
+    Release();  // the Finish has been sent (or failed: the client is gone)
+  }
+
+  void OnDone() {
+    InferenceService::Cancel cancel;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (context_.IsCancelled() && !finished_) cancel = cancel_;
+    }
+    if (cancel) cancel();  // answers CANCELLED through the callback, which Finishes
+    Release();
+  }
+
+  void Start() {
     InferenceService::Call call = InferenceService::StartCall(
-        RequestId(Lookup(*context, "x-request-id")), "grpc", &GrpcCodeName);
-    context->AddInitialMetadata("x-request-id", call.request_id);
-    // The request message lives until this reactor is done; its raw contents are moved into
-    // the request's tensors (shared owner), so they outlive it where a shadow copy still runs.
-    auto* message = const_cast<inference::ModelInferRequest*>(request);
-    const DecodeLimits limits = server->options().limits;
-    std::shared_ptr<State> state = state_;
-    InferenceService::Cancel cancel = server->service().Infer(
-        call, message->model_name(), message->model_version(), Headers(*context),
-        [message, context, limits](const ModelVersion&) -> absl::StatusOr<InferenceRequest> {
-          absl::StatusOr<InferenceRequest> decoded = DecodeGrpcInferRequest(*message, limits);
+        RequestId(Lookup(context_, "x-request-id")), "grpc", &GrpcCodeName);
+    context_.AddInitialMetadata("x-request-id", call.request_id);
+    server_->CallStarted();
+    // request_ lives until this object is deleted; its raw contents are moved into the
+    // request's tensors (shared owner), so they outlive it where a shadow copy still runs.
+    const DecodeLimits limits = server_->options().limits;
+    InferenceService::Cancel cancel = server_->service().Infer(
+        call, request_.model_name(), request_.model_version(), Headers(context_),
+        [this, limits](const ModelVersion&) -> absl::StatusOr<InferenceRequest> {
+          absl::StatusOr<InferenceRequest> decoded = DecodeGrpcInferRequest(request_, limits);
           if (!decoded.ok()) return decoded.status();
-          absl::Status timeout = ApplyTimeout(*context, *decoded);
+          absl::Status timeout = ApplyTimeout(context_, *decoded);
           if (!timeout.ok()) return timeout;
           return decoded;
         },
-        [this, context, response](absl::StatusOr<InferenceResponse> r,
-                                  const InferenceService::ServedBy& by) {
+        [this](absl::StatusOr<InferenceResponse> r, const InferenceService::ServedBy& by) {
           {
-            std::lock_guard<std::mutex> lock(state_->mu);
-            state_->finished = true;
-            state_->cancel = nullptr;
+            std::lock_guard<std::mutex> lock(mu_);
+            finished_ = true;
+            cancel_ = nullptr;
           }
+          GrpcServer::Impl* server = server_;
           if (!r.ok()) {
-            Finish(GrpcStatusFor(r.status()));
-            return;
+            responder_.FinishWithError(GrpcStatusFor(r.status()), Tag(this));
+          } else {
+            context_.AddInitialMetadata("x-model-version", by.version);
+            if (!by.variant.empty()) context_.AddInitialMetadata("x-variant", by.variant);
+            EncodeGrpcInferResponse(*r, &response_);
+            responder_.Finish(response_, grpc::Status::OK, Tag(this));
           }
-          context->AddInitialMetadata("x-model-version", by.version);
-          if (!by.variant.empty()) context->AddInitialMetadata("x-variant", by.variant);
-          EncodeGrpcInferResponse(*r, response);
-          Finish(grpc::Status::OK);  // `this` may be gone from here on
+          server->CallFinished();  // `this` may be gone from here on
         });
     if (cancel) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      if (!state->finished) state->cancel = std::move(cancel);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finished_) cancel_ = std::move(cancel);
     }
   }
 
-  void OnCancel() override {
-    InferenceService::Cancel cancel;
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      cancel = state_->cancel;
-    }
-    if (cancel) cancel();  // answers CANCELLED through the callback
+  void Release() {
+    if (pending_events_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
-  void OnDone() override { delete this; }
-
- private:
-  struct State {
-    std::mutex mu;
-    bool finished = false;
-    InferenceService::Cancel cancel;
-  };
-  std::shared_ptr<State> state_;
+  // The void* gRPC carries for `tag` (InferQueueThread turns it back into a CompletionTag*).
+  static void* Tag(CompletionTag* tag) { return tag; }
+  GrpcServer::Impl* const server_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  inference::ModelInferRequest request_;
+  inference::ModelInferResponse response_;
+  grpc::ServerAsyncResponseWriter<inference::ModelInferResponse> responder_;
+  DoneTag done_;
+  bool started_ = false;                // queue thread only
+  std::atomic<int> pending_events_{2};  // after the start: the Finish and the done tag
+  std::mutex mu_;
+  bool finished_ = false;            // guarded by mu_
+  InferenceService::Cancel cancel_;  // guarded by mu_
 };
 
 }  // namespace
-
-ServerUnaryReactor* GrpcServer::Impl::ModelInfer(CallbackServerContext* context,
-                                                 const inference::ModelInferRequest* request,
-                                                 inference::ModelInferResponse* response) {
-  return new InferReactor(this, context, request, response);
-}
 
 namespace {
 
@@ -541,10 +633,50 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(100)); }
 
 int GrpcServer::port() const { return impl_->port_; }
 
+void GrpcServer::Impl::StartInferQueues() {
+  // A few calls awaited per queue: each arriving call awaits the next before it is handled.
+  constexpr int kAwaitedPerQueue = 8;
+  for (auto& queue : infer_queues_) {
+    grpc::ServerCompletionQueue* cq = queue.get();
+    for (int i = 0; i < kAwaitedPerQueue; ++i) AsyncInferCall::Await(this, cq);
+    infer_threads_.emplace_back([cq] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Complete(ok);
+    });
+  }
+}
+
+void GrpcServer::Impl::StopInferQueues(std::chrono::steady_clock::time_point deadline) {
+  {
+    // Calls cancelled by the server's Shutdown are answered through their done tags, which
+    // the queue threads still handle; a request inside the model finishes with it.
+    std::unique_lock<std::mutex> lock(infer_mu_);
+    if (!infer_idle_.wait_until(lock, deadline, [this] {
+          return infer_in_flight_.load(std::memory_order_acquire) == 0;
+        })) {
+      // A Finish after its queue is shut down would abort the process: leave the queues and
+      // their threads to the process's exit instead.
+      spdlog::warn("gRPC: {} ModelInfer call(s) still unanswered at shutdown",
+                   infer_in_flight_.load());
+      for (auto& thread : infer_threads_) thread.detach();
+      infer_threads_.clear();
+      for (auto& queue : infer_queues_) queue.release();  // NOLINT: deliberately leaked
+      infer_queues_.clear();
+      return;
+    }
+  }
+  for (auto& queue : infer_queues_) queue->Shutdown();
+  for (auto& thread : infer_threads_) thread.join();
+  infer_threads_.clear();
+  infer_queues_.clear();
+}
+
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   if (!impl_->server_) return;
   impl_->server_->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server_->Wait();
+  impl_->StopInferQueues(std::chrono::steady_clock::now() + std::chrono::seconds(10));
   impl_->server_.reset();
 }
 
@@ -632,6 +764,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(impl.get());
   builder.RegisterService(impl->health_.get());
+  for (int i = 0; i < std::max(1, options.infer_threads); ++i) {
+    impl->infer_queues_.push_back(builder.AddCompletionQueue());
+  }
   impl->server_ = builder.BuildAndStart();
   if (!impl->server_ || impl->port_ == 0) {
     return absl::UnavailableError(
@@ -641,6 +776,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
                          : " (in use, not an address of this machine, or the TLS certificate "
                            "and key do not match?)"));
   }
+  impl->StartInferQueues();
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
 }
 

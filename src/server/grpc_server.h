@@ -66,6 +66,9 @@ class GrpcServer {
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_client_ca_file;
+    // Threads that take ModelInfer calls off gRPC's completion queues, decode and queue them
+    // (one queue each).
+    int infer_threads = 2;
     // How often the TLS files are checked for a new certificate.
     std::chrono::seconds tls_refresh{10};
   };

@@ -422,6 +422,7 @@ int Run(int argc, char** argv) {
             ? flags.grpc_max_message_bytes
             : static_cast<int>(std::min<size_t>(flags.max_request_bytes, 2147483647));
     options.limits.max_elements = flags.max_elements;
+    options.infer_threads = http_options.threads;
     options.management_enabled = flags.management_port >= 0;
     options.management_address = flags.management_address;
     options.management_token = flags.management_token;
