@@ -331,6 +331,13 @@ void EncodeGrpcModelStatistics(const std::vector<ModelStatistics>& statistics,
     stats->mutable_queue()->set_ns(s.queue_ns);
     stats->mutable_compute_infer()->set_count(s.success_count);
     stats->mutable_compute_infer()->set_ns(s.compute_ns);
+    m->set_execution_count(s.execution_count);
+    for (const ModelStatistics::Batch& batch : s.batch_stats) {
+      auto* b = m->add_batch_stats();
+      b->set_batch_size(static_cast<uint64_t>(batch.batch_size));
+      b->mutable_compute_infer()->set_count(batch.count);
+      b->mutable_compute_infer()->set_ns(batch.compute_ns);
+    }
   }
 }
 

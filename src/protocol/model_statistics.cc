@@ -30,6 +30,8 @@ std::string ModelStatisticsJson(const std::vector<ModelStatistics>& stats) {
     AppendJsonUint(&out, s.last_inference_ms);
     out.append(",\"inference_count\":");
     AppendJsonUint(&out, s.inference_count);
+    out.append(",\"execution_count\":");
+    AppendJsonUint(&out, s.execution_count);
     out.append(",\"inference_stats\":{");
     AppendDuration(&out, "success", s.success_count, s.success_ns);
     out.push_back(',');
@@ -38,7 +40,16 @@ std::string ModelStatisticsJson(const std::vector<ModelStatistics>& stats) {
     AppendDuration(&out, "queue", s.success_count, s.queue_ns);
     out.push_back(',');
     AppendDuration(&out, "compute_infer", s.success_count, s.compute_ns);
-    out.append("}}");
+    out.append("},\"batch_stats\":[");
+    for (size_t b = 0; b < s.batch_stats.size(); ++b) {
+      if (b > 0) out.push_back(',');
+      out.append("{\"batch_size\":");
+      AppendJsonUint(&out, static_cast<uint64_t>(s.batch_stats[b].batch_size));
+      out.push_back(',');
+      AppendDuration(&out, "compute_infer", s.batch_stats[b].count, s.batch_stats[b].compute_ns);
+      out.push_back('}');
+    }
+    out.append("]}");
   }
   out.append("]}");
   return out;

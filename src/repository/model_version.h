@@ -82,6 +82,10 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
     return model_->acceleration_difference();
   }
   Scheduler& scheduler() { return *scheduler_; }
+  // The scheduler's counters (executions, batches by size); empty before it exists.
+  SchedulerStats ExecutionStats() const {
+    return scheduler_ ? scheduler_->Stats() : SchedulerStats{};
+  }
   // Never null (a disabled handle when metrics are off).
   const std::shared_ptr<metrics::ModelMetrics>& metrics() const { return metrics_; }
 

@@ -418,6 +418,12 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.executions;
     stats_.inferences += rows;
+    if (split.ok()) {
+      BatchExecutionStats& by_size = stats_.batches[rows];
+      ++by_size.count;
+      by_size.compute_ns +=
+          static_cast<uint64_t>(std::max<int64_t>(0, MicrosBetween(start, end))) * 1000;
+    }
     (split.ok() ? stats_.requests_ok : stats_.requests_failed) += batch.size();
   }
   for (size_t i = 0; i < batch.size(); ++i) {

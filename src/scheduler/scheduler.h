@@ -101,6 +101,12 @@ struct ScheduledRequest {
   Callback done;
 };
 
+// Successful executions of one batch size (rows), for Triton's batch_stats.
+struct BatchExecutionStats {
+  uint64_t count = 0;
+  uint64_t compute_ns = 0;  // summed execution time
+};
+
 struct SchedulerStats {
   uint64_t executions = 0;      // batches run
   uint64_t inferences = 0;      // rows run
@@ -111,6 +117,7 @@ struct SchedulerStats {
   uint64_t cancelled = 0;       // client went away while queued
   size_t queue_depth = 0;
   size_t in_flight = 0;         // requests in batches running now
+  std::map<int64_t, BatchExecutionStats> batches;  // successful executions by rows
 };
 
 class Scheduler {

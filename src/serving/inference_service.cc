@@ -348,8 +348,23 @@ absl::StatusOr<std::vector<ModelStatistics>> InferenceService::Statistics(
     for (const auto& v : repository_->Versions(model)) {
       if (!version.empty() && v->version_string() != version) continue;
       const RequestStatistics::Totals t = statistics_.Read(model, v->version_string());
-      out.push_back(ModelStatistics{model, v->version_string(), t.last_ms, t.rows, t.success,
-                                    t.total_ns, t.failure, t.failure_ns, t.queue_ns, t.compute_ns});
+      ModelStatistics s;
+      s.name = model;
+      s.version = v->version_string();
+      s.last_inference_ms = t.last_ms;
+      s.inference_count = t.rows;
+      s.success_count = t.success;
+      s.success_ns = t.total_ns;
+      s.failure_count = t.failure;
+      s.failure_ns = t.failure_ns;
+      s.queue_ns = t.queue_ns;
+      s.compute_ns = t.compute_ns;
+      const SchedulerStats scheduler = v->ExecutionStats();
+      s.execution_count = scheduler.executions;
+      for (const auto& [rows, batch] : scheduler.batches) {
+        s.batch_stats.push_back({rows, batch.count, batch.compute_ns});
+      }
+      out.push_back(std::move(s));
     }
   }
   if (!name.empty() && out.empty()) {

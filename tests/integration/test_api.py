@@ -62,6 +62,12 @@ def test_statistics_extension(server):
     assert success["ns"] > before["inference_stats"]["success"]["ns"]
     assert after["inference_stats"]["compute_infer"]["ns"] > 0
     assert after["last_inference"] > 0
+    # Executions: one more batch, of 3 rows (the request ran alone: nothing else is sent here).
+    assert after["execution_count"] == before["execution_count"] + 1
+    sizes = {b["batch_size"]: b["compute_infer"] for b in after["batch_stats"]}
+    old = {b["batch_size"]: b["compute_infer"] for b in before["batch_stats"]}
+    assert sizes[3]["count"] == old.get(3, {"count": 0})["count"] + 1 and sizes[3]["ns"] > 0
+    assert sum(b["count"] for b in sizes.values()) <= after["execution_count"]
     status, body = server.json("GET", "/v2/models/mlp/versions/1/stats")
     assert status == 200 and body["model_stats"][0]["version"] == "1"
     status, body = server.json("GET", "/v2/models/stats")

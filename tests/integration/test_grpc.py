@@ -357,6 +357,11 @@ def test_model_statistics(server, stub):
     assert s1.fail.count == s0.fail.count + 1
     assert s1.success.ns > s0.success.ns and s1.compute_infer.ns > s0.compute_infer.ns
     assert after.last_inference > 0
+    # Two batches (3 and 2 rows; sent one after the other), by size in batch_stats.
+    assert after.execution_count == before.execution_count + 2
+    counts = lambda m: {b.batch_size: b.compute_infer.count for b in m.batch_stats}
+    for size in (2, 3):
+        assert counts(after).get(size, 0) == counts(before).get(size, 0) + 1, size
     everything = stub.ModelStatistics(pb.ModelStatisticsRequest())
     assert {"mlp", "text", "digits", "resnet18"} <= {m.name for m in everything.model_stats}
     expect_error(grpc.StatusCode.NOT_FOUND, stub.ModelStatistics,
