@@ -23,7 +23,7 @@
 #include "core/work_queue.h"
 #include "protocol/grpc_codec.h"
 #include "protocol/grpc_service.grpc.pb.h"
-#include "protocol/health.grpc.pb.h"
+#include "server/grpc_health.h"
 #include "server/grpc_status.h"
 #include "server/http/tls_context.h"
 #include "server/logging.h"
@@ -123,45 +123,6 @@ class GrpcServer::Impl final : public ServiceBase {
 
   const Options& options() const { return options_; }
   InferenceService& service() { return *service_; }
-
-  // Health ------------------------------------------------------------------
-  class Health final : public grpc::health::v1::Health::CallbackService {
-   public:
-    explicit Health(InferenceService* service) : service_(service) {}
-    ServerUnaryReactor* Check(CallbackServerContext* context,
-                              const grpc::health::v1::HealthCheckRequest* request,
-                              grpc::health::v1::HealthCheckResponse* response) override {
-      using grpc::health::v1::HealthCheckResponse;
-      const std::string& name = request->service();
-      if (name.empty() || name == "live") {
-        response->set_status(HealthCheckResponse::SERVING);
-      } else if (name == "ready" || name == "inference.GRPCInferenceService") {
-        response->set_status(service_->Ready().ok() ? HealthCheckResponse::SERVING
-                                                    : HealthCheckResponse::NOT_SERVING);
-      } else {
-        return Answer(context,
-                      absl::NotFoundError(absl::StrCat(
-                          "unknown service '", name.substr(0, 64),
-                          "' (valid: \"\", live, ready, inference.GRPCInferenceService)")));
-      }
-      return Answer(context, absl::OkStatus());
-    }
-    grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse>* Watch(
-        CallbackServerContext* context, const grpc::health::v1::HealthCheckRequest*) override {
-      class Refuse : public grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse> {
-       public:
-        Refuse() {
-          Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                              "Watch is not served; call Check (as Kubernetes probes do)"));
-        }
-        void OnDone() override { delete this; }
-      };
-      return new Refuse();
-    }
-
-   private:
-    InferenceService* service_;
-  };
 
   // KServe v2 ----------------------------------------------------------------
   ServerUnaryReactor* ServerLive(CallbackServerContext* context,
@@ -332,7 +293,7 @@ class GrpcServer::Impl final : public ServiceBase {
   // shuts the queues down and joins their threads.
   void StopInferQueues(std::chrono::steady_clock::time_point deadline);
 
-  std::unique_ptr<Health> health_;
+  std::unique_ptr<GrpcHealthService> health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
@@ -674,6 +635,7 @@ void GrpcServer::Impl::StopInferQueues(std::chrono::steady_clock::time_point dea
 
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   if (!impl_->server_) return;
+  impl_->health_->Stop();  // open Watch streams would hold the shutdown until its deadline
   impl_->server_->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server_->Wait();
   impl_->StopInferQueues(std::chrono::steady_clock::now() + std::chrono::seconds(10));
@@ -753,7 +715,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(Options options,
   // ptserve's own locking is checked by ThreadSanitizer in CI instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto impl = std::make_unique<Impl>(options, service);
-  impl->health_ = std::make_unique<Impl::Health>(service);
+  impl->health_ = std::make_unique<GrpcHealthService>(service);
   grpc::ServerBuilder builder;
   const std::string address =
       options.address.find(':') != std::string::npos && options.address.front() != '['

@@ -515,6 +515,40 @@ def test_readiness_turns_false_on_sigterm_and_exit_is_clean():
         s.stop()
 
 
+def test_health_watch_streams_changes_and_ends_at_shutdown():
+    repo = make_repository(["mlp"])
+    s = Server(repo, args=["--drain-secs", "2", "--exit-timeout-secs", "40"])
+    s.start()
+    status = health_pb.HealthCheckResponse
+    try:
+        with channel(s) as ch:
+            health = health_grpc.HealthStub(ch)
+            ready = health.Watch(health_pb.HealthCheckRequest(service="ready"), timeout=60)
+            live = health.Watch(health_pb.HealthCheckRequest(service=""), timeout=60)
+            unknown = health.Watch(health_pb.HealthCheckRequest(service="bogus"), timeout=60)
+            assert next(ready).status == status.SERVING
+            assert next(live).status == status.SERVING
+            # An unknown service is reported, and the stream stays open (the protocol's rule).
+            assert next(unknown).status == status.SERVICE_UNKNOWN
+            cancelled = health.Watch(health_pb.HealthCheckRequest(service="ready"), timeout=60)
+            assert next(cancelled).status == status.SERVING
+            cancelled.cancel()  # a client that leaves: the server forgets the watch
+            start = time.time()
+            s.proc.send_signal(signal.SIGTERM)
+            assert next(ready).status == status.NOT_SERVING  # pushed, not polled by the client
+            # At shutdown every watch ends at once, UNAVAILABLE, instead of holding the exit
+            # until --exit-timeout-secs.
+            for stream in (ready, live, unknown):
+                with pytest.raises(grpc.RpcError) as e:
+                    while True:
+                        next(stream)
+                assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+        assert s.proc.wait(60) == 0, s.log()
+        assert time.time() - start < 20, time.time() - start
+    finally:
+        s.stop()
+
+
 def _certificate(folder, name, cn="localhost"):
     """A self-signed certificate (also its own CA) and key, made with openssl at test time."""
     key, cert = os.path.join(folder, name + ".key"), os.path.join(folder, name + ".pem")
