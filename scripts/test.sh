@@ -96,7 +96,7 @@ if part asan; then
   # memory errors would be), plus the API tour. Not test_operators.py: its crashing library makes
   # the probe child's segfault an ASan report, which fails the run though the server is right.
   I=tests/integration
-  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py $I/test_grpc.py"} \
+  SANITIZE=asan SANITIZE_PYTEST=${SANITIZE_PYTEST:-"$I/test_errors.py $I/test_hardening_http.py $I/test_hardening_models.py $I/test_api.py $I/test_grpc.py $I/test_tls.py"} \
     bash scripts/sanitize.sh
 fi
 
