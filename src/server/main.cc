@@ -339,6 +339,10 @@ int Run(int argc, char** argv) {
       flags.model_control_mode != "explicit" && flags.strict_readiness;
   service_options.log_requests = flags.log_requests;
   service_options.slow_request_us = int64_t{flags.slow_request_ms} * 1000;
+  // With a token, the repository extension is on the inference port too (as Triton serves it).
+  const bool repository_on_inference_port =
+      flags.management_port >= 0 && !flags.management_token.empty();
+  service_options.repository_extension = repository_on_inference_port;
   InferenceService service(service_options, repository->get());
   InferenceApi::Options api_options;
   api_options.limits.max_elements = flags.max_elements;
@@ -355,6 +359,16 @@ int Run(int argc, char** argv) {
   InferenceApi api(api_options, &service);
   auto router = std::make_shared<http::Router>();
   api.Register(*router);
+  std::unique_ptr<ManagementApi> inference_port_management;
+  if (repository_on_inference_port) {
+    inference_port_management = std::make_unique<ManagementApi>(
+        ManagementApi::Options{.token = flags.management_token,
+                               .address = flags.management_address,
+                               .inference_port = true,
+                               .scheme = flags.tls_cert.empty() ? "http" : "https"},
+        repository->get());
+    inference_port_management->Register(*router);
+  }
 
   http::HttpServer::Options http_options;
   http_options.address = flags.http_address;
@@ -466,9 +480,12 @@ int Run(int argc, char** argv) {
   std::unique_ptr<ManagementApi> management;
   std::unique_ptr<http::HttpServer> management_server;
   if (flags.management_port >= 0) {
-    management = std::make_unique<ManagementApi>(ManagementApi::Options{flags.management_token,
-                                                                        flags.management_address},
-                                                 repository->get());
+    management =
+        std::make_unique<ManagementApi>(ManagementApi::Options{.token = flags.management_token,
+                                                               .address = flags.management_address,
+                                                               .inference_port = false,
+                                                               .scheme = "http"},
+                                        repository->get());
     auto management_router = std::make_shared<http::Router>();
     management->Register(*management_router);
     http::HttpServer::Options options;

@@ -241,7 +241,7 @@ void ManagementApi::Register(http::Router& router) {
 
 bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder) const {
   const std::string_view host = request.Header("host");
-  if (!host.empty() && !ManagementHostAllowed(host, options_.address)) {
+  if (!options_.inference_port && !host.empty() && !ManagementHostAllowed(host, options_.address)) {
     responder.Send(http::ErrorResponse(
         403, "the management API answers only requests addressed to a loopback name or "
              "address or to --management-address (Host header refused)"));
@@ -249,7 +249,8 @@ bool ManagementApi::Authorized(const HttpRequest& request, Responder& responder)
   }
   const std::string_view origin = request.Header("origin");
   if (!origin.empty()) {
-    std::string own = absl::StrCat("http://", absl::string_view(host.data(), host.size()));
+    std::string own =
+        absl::StrCat(options_.scheme, "://", absl::string_view(host.data(), host.size()));
     std::string given(origin);
     absl::AsciiStrToLower(&own);
     absl::AsciiStrToLower(&given);

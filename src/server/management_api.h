@@ -57,6 +57,11 @@ class ManagementApi {
     // The address the management listener binds (--management-address):
     // accepted in the Host header besides loopback names and addresses.
     std::string address = "127.0.0.1";
+    // Registered on the inference port (Triton's clients call the repository extension there;
+    // main.cc does so only with a token): any Host is accepted, the token being the guard, and
+    // an Origin must be `scheme`://Host.
+    bool inference_port = false;
+    std::string scheme = "http";
   };
   // `repository` is not owned and must outlive this object.
   ManagementApi(Options options, ModelRepository* repository);

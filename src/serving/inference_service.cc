@@ -312,9 +312,11 @@ absl::Status InferenceService::ModelReady(const std::string& name, const std::st
 }
 
 ServerMetadata InferenceService::Metadata() const {
-  return ServerMetadata{"ptserve",
-                        options_.server_version,
-                        {"binary_tensor_data", "model_configuration", "statistics"}};
+  ServerMetadata metadata{"ptserve",
+                          options_.server_version,
+                          {"binary_tensor_data", "model_configuration", "statistics"}};
+  if (options_.repository_extension) metadata.extensions.push_back("model_repository");
+  return metadata;
 }
 
 absl::StatusOr<ModelMetadata> InferenceService::Metadata(const std::string& name,

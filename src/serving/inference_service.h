@@ -84,6 +84,8 @@ class InferenceService {
     bool log_requests = false;
     // Requests slower than this are logged as warnings; 0 = never.
     int64_t slow_request_us = 0;
+    // The repository extension is served on the inference port(s): listed in Metadata().
+    bool repository_extension = false;
   };
 
   // `repository` is not owned and must outlive every request. The service itself must outlive

@@ -683,3 +683,31 @@ def test_management_token_is_required_and_checked(repo):
                                                                 "Origin": "http://evil.example"})
         assert status == 403
         assert_alive_and_serving(s)
+
+        # With a token the repository extension is on the inference port too (Triton's clients
+        # call it there), listed in /v2, under the same token; any Host (the token guards it).
+        status, meta = s.json("GET", "/v2")
+        assert "model_repository" in meta["extensions"]
+        good = {"Authorization": "Bearer s3cret-token", "Content-Type": "application/json"}
+        status, _, data = s.request("POST", "/v2/repository/index", "{}",
+                                    headers={"Content-Type": "application/json"})
+        assert status == 401, data
+        strict_json_error(data)
+        status, _, data = s.request("POST", "/v2/repository/index", "{}",
+                                    headers={**good, "Host": "ptserve.example.com"})
+        assert status == 200 and any(m["name"] == "mlp" for m in json.loads(data)), data
+        status, _, data = s.request("POST", "/v2/repository/index", "{}",
+                                    headers={**good, "Origin": "http://evil.example"})
+        assert status == 403, data
+        status, _, data = s.request("POST", "/v2/repository/models/mlp/unload", "{}", headers=good)
+        assert status == 200, data
+        status, _, data = s.request("POST", "/v2/repository/models/mlp/load", "{}", headers=good)
+        assert status == 200, data
+        assert_alive_and_serving(s)
+    # Without a token it stays on the management port only.
+    with Server(repository=repo) as s:
+        status, meta = s.json("GET", "/v2")
+        assert "model_repository" not in meta["extensions"]
+        status, _, _ = s.request("POST", "/v2/repository/index", "{}",
+                                 headers={"Content-Type": "application/json"})
+        assert status == 404
