@@ -7,7 +7,8 @@
 # PTSERVE_TEST_PARTS (comma-separated) runs a subset: lint, unit, tools, tsan, fuzz, monitoring,
 # integration, soak, regress, deploy, asan, debian13 (default: all). The build treats warnings as
 # errors (-DPTSERVE_WERROR=ON); lint is clang-format and clang-tidy on the C++ the last commit
-# changed (scripts/lint.sh; PTSERVE_LINT_BASE to measure from elsewhere). asan is an AddressSanitizer +
+# changed (scripts/lint.sh; PTSERVE_LINT_BASE to measure from elsewhere) and clang's
+# thread-safety analysis over the annotated files (scripts/thread_safety.sh). asan is an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of everything with the unit tests and the hostile-input
 # integration tests against it (scripts/sanitize.sh, docs/testing.md); SANITIZE_PYTEST=tests/integration
 # runs the whole integration suite under it instead (1,466 s in the one full run, on a loaded
@@ -26,6 +27,8 @@ BUILD=${PTSERVE_BUILD_DIR:-build}
 if part lint; then
   echo "== lint: clang-format and clang-tidy on the changed C++"
   bash scripts/lint.sh
+  echo "== lint: clang -Wthread-safety over the annotated files"
+  bash scripts/thread_safety.sh "$BUILD"
 fi
 
 if part unit; then

@@ -104,12 +104,12 @@ absl::Status Scheduler::Start() {
     const size_t started = workers_.size();
     // Nothing is queued yet: the started threads exit at once.
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
       timer_stop_ = true;
     }
-    work_cv_.notify_all();
-    timer_cv_.notify_all();
+    work_cv_.NotifyAll();
+    timer_cv_.NotifyAll();
     for (std::thread& worker : workers_) worker.join();
     workers_.clear();
     if (timer_.joinable()) timer_.join();
@@ -133,16 +133,16 @@ Scheduler::~Scheduler() { Drain(); }
 void Scheduler::Drain() {
   std::call_once(drain_once_, [this] {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
-    work_cv_.notify_all();
+    work_cv_.NotifyAll();
     for (auto& worker : workers_) worker.join();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       timer_stop_ = true;
     }
-    timer_cv_.notify_all();
+    timer_cv_.NotifyAll();
     timer_.join();
   });
 }
@@ -184,7 +184,7 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
   bool wake_timer = false;
   uint64_t ticket;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       return absl::UnavailableError(absl::StrCat("model '", options_.name, "' is shutting down"));
     }
@@ -210,15 +210,15 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
       wake_timer = true;
     }
   }
-  work_cv_.notify_one();
-  if (wake_timer) timer_cv_.notify_one();
+  work_cv_.NotifyOne();
+  if (wake_timer) timer_cv_.NotifyOne();
   return ticket;
 }
 
 bool Scheduler::Cancel(uint64_t ticket) {
   std::optional<Item> found;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& queue : queues_) {
       auto it = std::find_if(queue.begin(), queue.end(),
                              [&](const Item& item) { return item.ticket == ticket; });
@@ -322,7 +322,7 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
     spdlog::error("model '{}': preparing instance {} failed: {}", options_.name,
                   instance->Describe(), Describe(std::current_exception()));
   }
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     std::vector<Item> batch;
     std::optional<SteadyTime> wake;
@@ -342,22 +342,22 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
       queued_ -= batch.size();
       in_flight_ += batch.size();
       const bool more = queued_ > 0;
-      lock.unlock();
-      if (more) work_cv_.notify_one();
+      lock.Unlock();
+      if (more) work_cv_.NotifyOne();
       RunBatch(instance, batch);
       const size_t finished = batch.size();
       // Destroy the finished requests (their callbacks and whatever those
       // hold) outside the lock.
       batch.clear();
-      lock.lock();
+      lock.Lock();
       in_flight_ -= finished;
       continue;
     }
     if (stopping_ && queued_ == 0) break;
     if (wake) {
-      work_cv_.wait_until(lock, *wake);
+      work_cv_.WaitUntil(mu_, *wake);
     } else {
-      work_cv_.wait(lock);
+      work_cv_.Wait(mu_);
     }
   }
 }
@@ -415,7 +415,7 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
                  Describe(std::current_exception()));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.executions;
     stats_.inferences += rows;
     if (split.ok()) {
@@ -440,7 +440,7 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
 }
 
 void Scheduler::TimerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!timer_stop_) {
     const SteadyTime now = options_.clock->Now();
     std::vector<Item> expired;
@@ -484,7 +484,7 @@ void Scheduler::TimerLoop() {
     stats_.timed_out += rejected.size();
     timer_wake_ = earliest;
     if (!rejected.empty()) {
-      lock.unlock();
+      lock.Unlock();
       for (Item& item : rejected) {
         InferenceTiming timing;
         timing.queue_us = MicrosBetween(item.enqueued, now);
@@ -501,13 +501,13 @@ void Scheduler::TimerLoop() {
         Finish(item, std::move(status), timing);
       }
       rejected.clear();  // outside the lock, like the workers' batches
-      lock.lock();
+      lock.Lock();
       continue;
     }
     if (earliest) {
-      timer_cv_.wait_until(lock, *earliest);
+      timer_cv_.WaitUntil(mu_, *earliest);
     } else {
-      timer_cv_.wait(lock);
+      timer_cv_.Wait(mu_);
     }
   }
 }
@@ -532,7 +532,7 @@ void Scheduler::Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result,
     Deliver(item.request.done, std::move(result), timing);
     return;
   }
-  std::lock_guard<std::mutex> lock(order_mu_);
+  MutexLock lock(order_mu_);
   try {
     pending_delivery_.emplace(
         item.sequence, [this, done = std::move(item.request.done), result = std::move(result),
@@ -555,7 +555,7 @@ void Scheduler::Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result,
 }
 
 SchedulerStats Scheduler::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   SchedulerStats stats = stats_;
   stats.queue_depth = queued_;
   stats.in_flight = in_flight_;

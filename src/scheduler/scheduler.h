@@ -42,9 +42,10 @@
 #include "backend/model_instance.h"
 #include "core/clock.h"
 #include "core/inference.h"
+#include "core/mutex.h"
+#include "metrics/inference_metrics.h"
 #include "scheduler/batch_assembly.h"
 #include "scheduler/cpu_budget.h"
-#include "metrics/inference_metrics.h"
 
 namespace ptserve {
 
@@ -170,8 +171,9 @@ class Scheduler {
   absl::Status Start();
   void WorkerLoop(ModelInstance* instance);
   void TimerLoop();
-  // With mu_ held: picks the next batch, or returns the time to look again.
-  bool TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake);
+  // Picks the next batch, or returns the time to look again.
+  bool TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunBatch(ModelInstance* instance, std::vector<Item>& batch);
   // Gathers, executes and splits a batch; never throws (an exception becomes
   // an Internal error for the whole batch).
@@ -182,7 +184,6 @@ class Scheduler {
   void Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result, const InferenceTiming& t);
   void Deliver(ScheduledRequest::Callback& done, absl::StatusOr<std::vector<Tensor>> result,
                const InferenceTiming& timing);
-  std::deque<Item>& QueueFor(int level);
   size_t LevelOf(const ScheduledRequest& r) const;
   bool IsPreferred(int64_t rows) const;
 
@@ -190,24 +191,24 @@ class Scheduler {
   const BatchLimits batch_limits_;
   std::vector<std::unique_ptr<ModelInstance>> instances_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // workers: new items or stop
-  std::condition_variable timer_cv_;  // timer: earlier deadline or stop
+  mutable Mutex mu_;
+  CondVar work_cv_;   // workers: new items or stop
+  CondVar timer_cv_;  // timer: earlier deadline or stop
   // queues_[0] is the highest priority; the last one holds delayed items.
-  std::vector<std::deque<Item>> queues_;
-  size_t queued_ = 0;
-  size_t in_flight_ = 0;
-  uint64_t next_ticket_ = 1;
-  uint64_t next_sequence_ = 0;
-  bool stopping_ = false;
-  bool timer_stop_ = false;
-  std::optional<SteadyTime> timer_wake_;
-  SchedulerStats stats_;
+  std::vector<std::deque<Item>> queues_ ABSL_GUARDED_BY(mu_);
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool timer_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<SteadyTime> timer_wake_ ABSL_GUARDED_BY(mu_);
+  SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
 
-  // preserve_ordering: results waiting for earlier ones.
-  std::mutex order_mu_;
-  uint64_t next_to_deliver_ = 0;
-  std::map<uint64_t, std::function<void()>> pending_delivery_;
+  // preserve_ordering: results waiting for earlier ones (delivered under order_mu_, in order).
+  Mutex order_mu_;
+  uint64_t next_to_deliver_ ABSL_GUARDED_BY(order_mu_) = 0;
+  std::map<uint64_t, std::function<void()>> pending_delivery_ ABSL_GUARDED_BY(order_mu_);
 
   std::vector<std::thread> workers_;
   std::thread timer_;
