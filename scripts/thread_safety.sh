@@ -14,6 +14,9 @@ FILES=(
   src/core/mutex_test.cc
   src/scheduler/scheduler.cc
   src/scheduler/scheduler_test.cc
+  src/repository/model_repository.cc
+  src/repository/traffic_router.cc
+  src/repository/repository_poller.cc
 )
 /usr/bin/env python3 - "$BUILD/compile_commands.json" "${FILES[@]}" <<'PY'
 import json, os, shlex, subprocess, sys

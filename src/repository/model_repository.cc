@@ -593,7 +593,7 @@ int ModelRepository::LoadAll() {
 absl::Status ModelRepository::Load(const std::string& name,
                                    const std::optional<config::ModelConfig>& config_override) {
   RETURN_IF_ERROR(CheckModelName(name));
-  std::lock_guard<std::mutex> load_lock(load_mu_);
+  MutexLock load_lock(load_mu_);
   try {
     return LoadUnguarded(name, config_override);
   } catch (...) {
@@ -602,7 +602,7 @@ absl::Status ModelRepository::Load(const std::string& name,
     // "loading" for good.
     const std::string why = DescribeException(std::current_exception());
     spdlog::error("model '{}' failed to load: {}", name, why);
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     auto it = models_.find(name);
     if (it != models_.end()) {
       it->second.loading = false;
@@ -617,7 +617,7 @@ absl::Status ModelRepository::LoadUnguarded(
   std::error_code ec;
   const bool in_repository = fs::is_directory(fs::path(options_.root) / name, ec);
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     auto it = models_.find(name);
     if (!in_repository && it == models_.end()) {
       // Nothing to load and nothing loaded: leave no trace (readiness, the
@@ -650,7 +650,7 @@ absl::Status ModelRepository::LoadUnguarded(
     } else {
       std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
       {
-        std::unique_lock lock(mu_);
+        WriterMutexLock lock(mu_);
         ModelEntry& entry = models_[name];
         entry.loading = false;
         entry.router = *router;
@@ -700,7 +700,7 @@ absl::Status ModelRepository::LoadUnguarded(
   std::set<int64_t> now_serving;  // `loaded` is moved into the entry below
   for (const auto& [v, version] : loaded) now_serving.insert(v);
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     ModelEntry& entry = models_[name];
     entry.loading = false;
     if (!loaded.empty()) {
@@ -758,7 +758,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
   RETURN_IF_ERROR(CheckModelName(name));
   std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     auto it = models_.find(name);
     if (it == models_.end()) {
       return absl::NotFoundError(absl::StrCat("model '", name, "' is not loaded"));
@@ -783,7 +783,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
 
 absl::StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::Get(
     const std::string& name, const std::string& version) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = models_.find(name);
   if (it == models_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
@@ -817,13 +817,13 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::Get(
 }
 
 std::shared_ptr<TrafficRouter> ModelRepository::Router(const std::string& name) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = models_.find(name);
   return it == models_.end() ? nullptr : it->second.router;
 }
 
 std::vector<std::shared_ptr<ModelVersion>> ModelRepository::Versions(const std::string& name) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   std::vector<std::shared_ptr<ModelVersion>> out;
   auto it = models_.find(name);
   if (it == models_.end()) return out;
@@ -835,7 +835,7 @@ std::vector<std::shared_ptr<ModelVersion>> ModelRepository::Versions(const std::
 
 std::vector<RepositoryIndexEntry> ModelRepository::Index(bool ready_only) const {
   std::vector<RepositoryIndexEntry> out;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   for (const std::string& name : ListModels()) {
     auto it = models_.find(name);
     if (it == models_.end()) {
@@ -852,7 +852,7 @@ std::vector<RepositoryIndexEntry> ModelRepository::Index(bool ready_only) const 
 
 bool ModelRepository::AllReady() const {
   if (!options_.strict_readiness) return true;
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   for (const auto& [name, entry] : models_) {
     if (!entry.wanted) continue;  // unloaded, or never asked for
     if (entry.loading) return false;
@@ -862,7 +862,7 @@ bool ModelRepository::AllReady() const {
 }
 
 bool ModelRepository::AnyReady() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   for (const auto& [name, entry] : models_) {
     if (!entry.versions.empty() || entry.router) return true;
   }
@@ -872,7 +872,7 @@ bool ModelRepository::AnyReady() const {
 void ModelRepository::UnloadAll() {
   std::map<std::string, ModelEntry> models;
   {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     models.swap(models_);
   }
   for (auto& [name, entry] : models) {

@@ -18,16 +18,16 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
+#include "core/mutex.h"
 #include "repository/model_version.h"
-#include "scheduler/cpu_budget.h"
 #include "repository/traffic_router.h"
+#include "scheduler/cpu_budget.h"
 
 namespace ptserve {
 
@@ -144,9 +144,9 @@ class ModelRepository {
 
   Options options_;
   metrics::InferenceMetrics disabled_metrics_{metrics::InferenceMetrics::Options{.enabled = false}};
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
-  std::mutex load_mu_;  // one load at a time
+  Mutex load_mu_;  // one load at a time
 };
 
 }  // namespace ptserve

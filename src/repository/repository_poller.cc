@@ -72,22 +72,28 @@ std::vector<std::string> RepositoryPoller::PollOnce() {
 void RepositoryPoller::Start() {
   applied_ = Scan();
   last_seen_ = applied_;
-  thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
-      lock.unlock();
-      PollOnce();
-      lock.lock();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RepositoryPoller::Loop() {
+  MutexLock lock(mu_);
+  while (!stop_) {
+    const auto next = std::chrono::steady_clock::now() + interval_;
+    while (!stop_ && cv_.WaitUntil(mu_, next)) {
     }
-  });
+    if (stop_) break;
+    lock.Unlock();
+    PollOnce();
+    lock.Lock();
+  }
 }
 
 void RepositoryPoller::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 

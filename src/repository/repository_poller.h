@@ -13,13 +13,13 @@
 #define PTSERVE_REPOSITORY_REPOSITORY_POLLER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "repository/model_repository.h"
 
 namespace ptserve {
@@ -50,9 +50,11 @@ class RepositoryPoller {
   const std::chrono::milliseconds interval_;
   std::map<std::string, std::string> applied_;    // what the repository serves
   std::map<std::string, std::string> last_seen_;  // the previous scan
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  void Loop();                                    // the poller's thread
+
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -63,7 +63,7 @@ absl::StatusOr<std::shared_ptr<TrafficRouter>> TrafficRouter::Create(
 
 absl::StatusOr<TrafficRouter::Variant> TrafficRouter::Pick(const std::string& key,
                                                            const std::string& forced) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!forced.empty()) {
     for (const Variant& v : variants_) {
       if (v.name == forced && !v.shadow) return v;
@@ -94,7 +94,7 @@ absl::StatusOr<TrafficRouter::Variant> TrafficRouter::Pick(const std::string& ke
 }
 
 std::vector<TrafficRouter::Variant> TrafficRouter::Shadows() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Variant> out;
   for (const Variant& v : variants_) {
     if (v.shadow) out.push_back(v);
@@ -103,12 +103,12 @@ std::vector<TrafficRouter::Variant> TrafficRouter::Shadows() const {
 }
 
 std::vector<TrafficRouter::Variant> TrafficRouter::Variants() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return variants_;
 }
 
 absl::Status TrafficRouter::SetWeights(const std::map<std::string, double>& weights) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Variant> updated = variants_;
   for (const auto& [name, weight] : weights) {
     bool found = false;
@@ -128,7 +128,7 @@ absl::Status TrafficRouter::SetWeights(const std::map<std::string, double>& weig
 }
 
 void TrafficRouter::RecordResult(const std::string& variant, bool ok, double latency_us) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   VariantStats& st = stats_[variant];
   ++st.requests;
   if (!ok) ++st.failures;
@@ -136,20 +136,20 @@ void TrafficRouter::RecordResult(const std::string& variant, bool ok, double lat
 }
 
 void TrafficRouter::RecordShadowDiff(const std::string& variant, double max_abs_diff) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   VariantStats& st = stats_[variant];
   ++st.compared;
   if (max_abs_diff > st.max_abs_diff || std::isnan(max_abs_diff)) st.max_abs_diff = max_abs_diff;
 }
 
 void TrafficRouter::HoldSeries(const std::string& variant, std::shared_ptr<const void> series) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::shared_ptr<const void>& held = held_series_[variant];
   if (held != series) held = std::move(series);
 }
 
 std::map<std::string, TrafficRouter::VariantStats> TrafficRouter::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/model_config.pb.h"
+#include "core/mutex.h"
 
 namespace ptserve {
 
@@ -83,10 +84,10 @@ class TrafficRouter {
 
   const std::string name_;
   const std::string sticky_header_;
-  mutable std::mutex mu_;
-  std::vector<Variant> variants_;
-  std::map<std::string, VariantStats> stats_;
-  std::map<std::string, std::shared_ptr<const void>> held_series_;
+  mutable Mutex mu_;
+  std::vector<Variant> variants_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, VariantStats> stats_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const void>> held_series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ptserve
