@@ -73,6 +73,13 @@ class TlsContextTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(folder_); }
   void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+  // The files a server is started with, replaced in place by Install.
+  std::string LiveCert() const { return (folder_ / "live.pem").string(); }
+  std::string LiveKey() const { return (folder_ / "live.key").string(); }
+  void Install(const TestCertificate& c) {
+    fs::copy_file(c.cert_file, LiveCert(), fs::copy_options::overwrite_existing);
+    fs::copy_file(c.key_file, LiveKey(), fs::copy_options::overwrite_existing);
+  }
 
   fs::path folder_;
 };
@@ -111,9 +118,8 @@ TEST_F(TlsContextTest, LoadsAMatchingPairAndRefusesBadFilesByName) {
 TEST_F(TlsContextTest, ReloadSwapsOnlyWhenTheNewFilesAreGood) {
   const TestCertificate a = MakeCertificate(folder_, "a");
   const TestCertificate b = MakeCertificate(folder_, "b");
-  const std::string cert = (folder_ / "live.pem").string(), key = (folder_ / "live.key").string();
-  fs::copy_file(a.cert_file, cert);
-  fs::copy_file(a.key_file, key);
+  const std::string cert = LiveCert(), key = LiveKey();
+  Install(a);
   auto tls = TlsContext::Create({.cert_file = cert, .key_file = key});
   ASSERT_TRUE(tls.ok()) << tls.status();
   const auto first = (*tls)->Current();
@@ -180,9 +186,8 @@ std::string PlainGet(int port, const std::string& request) {
 TEST_F(TlsContextTest, HttpServerSpeaksHttpsAndNewConnectionsGetAReloadedCertificate) {
   const TestCertificate a = MakeCertificate(folder_, "a");
   const TestCertificate b = MakeCertificate(folder_, "b");
-  const std::string cert = (folder_ / "live.pem").string(), key = (folder_ / "live.key").string();
-  fs::copy_file(a.cert_file, cert);
-  fs::copy_file(a.key_file, key);
+  const std::string cert = LiveCert(), key = LiveKey();
+  Install(a);
   auto tls = TlsContext::Create({.cert_file = cert, .key_file = key});
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto router = std::make_shared<Router>();
@@ -211,8 +216,7 @@ TEST_F(TlsContextTest, HttpServerSpeaksHttpsAndNewConnectionsGetAReloadedCertifi
   EXPECT_THAT(plain, HasSubstr("https://"));
   EXPECT_EQ((*server)->rejected(Rejection::kTlsHandshake), 1u);
 
-  fs::copy_file(b.cert_file, cert, fs::copy_options::overwrite_existing);
-  fs::copy_file(b.key_file, key, fs::copy_options::overwrite_existing);
+  Install(b);
   ASSERT_TRUE((*tls)->Reload().ok());
   answer = HttpsGet(port, get);
   EXPECT_EQ(answer.peer_der, b.der);
