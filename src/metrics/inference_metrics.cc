@@ -43,24 +43,6 @@ const char* OutcomeName(Outcome outcome) {
   return "server_error";
 }
 
-Outcome OutcomeFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk: return Outcome::kSuccess;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kResourceExhausted: return Outcome::kRejected;
-    case absl::StatusCode::kDeadlineExceeded: return Outcome::kTimedOut;
-    case absl::StatusCode::kCancelled: return Outcome::kCancelled;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated: return Outcome::kClientError;
-    default: return Outcome::kServerError;
-  }
-}
-
 const char* ModelStateName(ModelState state) {
   switch (state) {
     case ModelState::kLoading: return "LOADING";

@@ -59,24 +59,21 @@
 
 #include "absl/status/status.h"
 #include "core/inference.h"
+#include "core/status_class.h"
 #include "metrics/metrics.h"
 #include "metrics/registry.h"
 
 namespace ptserve::metrics {
 
-enum class Outcome { kSuccess, kClientError, kServerError, kRejected, kTimedOut, kCancelled };
+// The label of a request's outcome (core/status_class.h classes each Status).
+using Outcome = RequestOutcome;
 inline constexpr int kOutcomeCount = 6;
 
 // "success", "client_error", "server_error", "rejected", "timed_out", "cancelled".
 const char* OutcomeName(Outcome outcome);
 
-// The outcome of a request answered with `status` (consistent with
-// server/http_status.cc): OK -> success; UNAVAILABLE (queue full, shutting
-// down) and RESOURCE_EXHAUSTED -> rejected; DEADLINE_EXCEEDED -> timed_out;
-// CANCELLED -> cancelled; INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION,
-// OUT_OF_RANGE, ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED ->
-// client_error; anything else (INTERNAL, UNKNOWN, ...) -> server_error.
-Outcome OutcomeFor(const absl::Status& status);
+// The outcome of a request answered with `status`: ClassOf(status).outcome.
+inline Outcome OutcomeFor(const absl::Status& status) { return ClassOf(status).outcome; }
 
 // The states of RepositoryIndexEntry::state.
 enum class ModelState { kLoading, kReady, kUnavailable, kUnloaded };

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/status_class.h"
 #include "core/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -41,23 +42,7 @@ absl::StatusOr<std::optional<int64_t>> ParseTimeoutHeader(std::string_view value
   return std::optional<int64_t>(static_cast<int64_t>(us));
 }
 
-bool IsServerError(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kCancelled:
-      return false;
-    default:
-      return true;
-  }
-}
+bool IsServerError(const absl::Status& status) { return ClassOf(status).server_failure; }
 
 namespace {
 
