@@ -5,7 +5,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <filesystem>
 #include <fstream>
-#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
