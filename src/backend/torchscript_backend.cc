@@ -1,6 +1,5 @@
 #include "backend/torchscript_backend.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 #include <torch/script.h>
@@ -8,17 +7,19 @@
 
 #include <filesystem>
 #include <mutex>
+#include <random>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "backend/blas_threads.h"
 #include "backend/missing_operator.h"
 #include "backend/torch_call.h"
 #include "backend/torch_tensor.h"
 #include "backend/torchscript_acceleration.h"
+#include "core/sample_inputs.h"
 #include "core/status_macros.h"
 
 namespace ptserve {
@@ -103,9 +104,8 @@ class TorchScriptModel final : public LoadedModel,
  private:
   absl::Status MapInputs(const BackendLoadRequest& request);
   // Argument lists for forward() to check optimisations on: the request's
-  // sample inputs, else generated from the input shapes (batch 2 when
-  // batched, -1 dimensions as 8; random floats, integers 1). Empty when a
-  // shape is unknown.
+  // sample inputs, else generated from the input shapes by SampleInputs
+  // (batch 2 when batched, -1 dimensions as 8). Empty when a shape is unknown.
   absl::StatusOr<std::vector<std::vector<c10::IValue>>> SampleArguments(
       const BackendLoadRequest& request) const;
   absl::StatusOr<std::vector<Tensor>> CollectOutputs(const c10::IValue& result);
@@ -192,38 +192,31 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
 absl::StatusOr<std::vector<std::vector<c10::IValue>>> TorchScriptModel::SampleArguments(
     const BackendLoadRequest& request) const {
   std::vector<std::vector<c10::IValue>> samples;
-  auto arguments = [&](const std::vector<at::Tensor>& tensors) {
-    std::vector<c10::IValue> args(inputs_.size());  // as Run() builds them
-    for (size_t i = 0; i < tensors.size(); ++i) args[argument_of_input_[i]] = tensors[i];
+  // forward()'s arguments, as Run() builds them; copies (a sample's buffers
+  // do not outlive this call).
+  auto arguments =
+      [&](const std::vector<Tensor>& sample) -> absl::StatusOr<std::vector<c10::IValue>> {
+    std::vector<c10::IValue> args(inputs_.size());
+    for (size_t i = 0; i < sample.size(); ++i) {
+      ASSIGN_OR_RETURN(at::Tensor a, ToAten(sample[i]));
+      args[argument_of_input_[i]] = a.clone();
+    }
     return args;
   };
   for (const std::vector<Tensor>& sample : request.sample_inputs) {
     if (sample.size() != inputs_.size()) continue;
-    std::vector<at::Tensor> tensors;
-    for (const Tensor& t : sample) {
-      ASSIGN_OR_RETURN(at::Tensor a, ToAten(t));
-      tensors.push_back(a.clone());
-    }
-    samples.push_back(arguments(tensors));
+    ASSIGN_OR_RETURN(std::vector<c10::IValue> args, arguments(sample));
+    samples.push_back(std::move(args));
   }
   if (!samples.empty()) return samples;
-  at::Generator gen = at::detail::createCPUGenerator(42);
-  std::vector<at::Tensor> tensors;
-  for (const TensorSpec& spec : inputs_) {
-    if (spec.any_shape) return samples;  // nothing to generate from
-    std::vector<int64_t> shape;
-    if (request.batched) shape.push_back(2);
-    for (int64_t d : spec.dims) shape.push_back(d < 0 ? 8 : d);
-    ASSIGN_OR_RETURN(at::ScalarType type, ToTorchType(spec.dtype));
-    if (at::isFloatingType(type)) {
-      tensors.push_back(at::rand(shape, gen, at::TensorOptions().dtype(at::kFloat)).to(type));
-    } else if (type == at::kBool) {
-      tensors.push_back(at::zeros(shape, at::kBool));
-    } else {
-      tensors.push_back(at::ones(shape, at::TensorOptions().dtype(type)));
-    }
-  }
-  samples.push_back(arguments(tensors));
+  std::mt19937 rng(42);
+  ASSIGN_OR_RETURN(std::vector<Tensor> generated,
+                   SampleInputs(
+                       inputs_, request.batched ? 2 : 0,
+                       [](const TensorSpec&, size_t) { return kSampleVariableDim; }, rng));
+  if (generated.empty()) return samples;  // nothing to generate from
+  ASSIGN_OR_RETURN(std::vector<c10::IValue> args, arguments(generated));
+  samples.push_back(std::move(args));
   return samples;
 }
 

@@ -43,16 +43,6 @@ const char* OutcomeName(Outcome outcome) {
   return "server_error";
 }
 
-const char* ModelStateName(ModelState state) {
-  switch (state) {
-    case ModelState::kLoading: return "LOADING";
-    case ModelState::kReady: return "READY";
-    case ModelState::kUnavailable: return "UNAVAILABLE";
-    case ModelState::kUnloaded: return "UNLOADED";
-  }
-  return "UNAVAILABLE";
-}
-
 struct ModelMetrics::State {
   explicit State(const InferenceMetrics::Options& o)
       : requests(&registry.AddCounter(

@@ -59,6 +59,7 @@
 
 #include "absl/status/status.h"
 #include "core/inference.h"
+#include "core/model_state.h"
 #include "core/status_class.h"
 #include "metrics/metrics.h"
 #include "metrics/registry.h"
@@ -75,11 +76,10 @@ const char* OutcomeName(Outcome outcome);
 // The outcome of a request answered with `status`: ClassOf(status).outcome.
 inline Outcome OutcomeFor(const absl::Status& status) { return ClassOf(status).outcome; }
 
-// The states of RepositoryIndexEntry::state.
-enum class ModelState { kLoading, kReady, kUnavailable, kUnloaded };
-inline constexpr int kModelStateCount = 4;
-// "LOADING", "READY", "UNAVAILABLE", "UNLOADED".
-const char* ModelStateName(ModelState state);
+// The model-state metric's states (core/model_state.h).
+using ::ptserve::kModelStateCount;
+using ::ptserve::ModelState;
+using ::ptserve::ModelStateName;
 
 class InferenceMetrics;
 

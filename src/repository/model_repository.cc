@@ -3,50 +3,24 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
-#include <future>
 #include <new>
-#include <random>
 #include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config/model_config.h"
-#include "config/model_config_validation.h"
-#include "core/half.h"
 #include "core/status_macros.h"
+#include "repository/load_plan.h"
 #include "repository/model_files.h"
-#include "repository/model_parameters.h"
 #include "repository/model_platform.h"
 #include "repository/tensor_reshape.h"
+#include "repository/warmup.h"
 #include "spdlog/spdlog.h"
 
 namespace ptserve {
 namespace fs = std::filesystem;
 namespace {
-
-// Everything decided about a model before its versions load.
-struct LoadPlan {
-  std::string dir;
-  std::string config_file;
-  config::ModelConfig config;
-  ModelParameters params;
-  std::vector<TensorSpec> inputs;   // from the config; empty = derive
-  std::vector<TensorSpec> outputs;
-  std::vector<int64_t> versions;
-  std::vector<std::string> warnings;
-};
-
-// A config.pbtxt larger than this is refused unread (the management API's
-// overrides are bounded by its body limit, 16 MiB).
-constexpr uint64_t kMaxConfigFileBytes = 16 << 20;
-
-// Generated warm-up inputs (no model_warmup in the config): a variable
-// dimension is given this size (or the model's limit, if smaller), and the
-// largest-batch run has at most kGeneratedMaxBatch rows and fits
-// kMaxWarmupBytes (the model's activations grow with the batch too).
-constexpr int64_t kGeneratedVariableDim = 8;
-constexpr int64_t kGeneratedMaxBatch = 64;
 
 // What an exception says, for messages and the index.
 std::string DescribeException(std::exception_ptr error) {
@@ -61,331 +35,6 @@ std::string DescribeException(std::exception_ptr error) {
   } catch (...) {
     return "an unknown exception";
   }
-}
-
-// The per-input dimension limits of a model's parameters.
-InputDimLimits DimLimits(const ModelParameters& params) {
-  InputDimLimits limits;
-  limits.max_variable_dim = params.max_sequence_length;
-  limits.per_input = params.max_input_dims;
-  return limits;
-}
-
-absl::StatusOr<std::vector<TensorSpec>> Specs(
-    const google::protobuf::RepeatedPtrField<config::ModelInput>& inputs) {
-  std::vector<TensorSpec> specs;
-  for (const auto& in : inputs) {
-    TensorSpec spec;
-    spec.name = in.name();
-    spec.dtype = ToCoreDataType(in.data_type()).value_or(DataType::kFp32);
-    spec.dims.assign(in.dims().begin(), in.dims().end());
-    spec.optional = in.optional();
-    specs.push_back(std::move(spec));
-  }
-  return specs;
-}
-
-std::vector<TensorSpec> OutputSpecs(
-    const google::protobuf::RepeatedPtrField<config::ModelOutput>& outputs) {
-  std::vector<TensorSpec> specs;
-  for (const auto& out : outputs) {
-    TensorSpec spec;
-    spec.name = out.name();
-    spec.dtype = ToCoreDataType(out.data_type()).value_or(DataType::kFp32);
-    spec.dims.assign(out.dims().begin(), out.dims().end());
-    specs.push_back(std::move(spec));
-  }
-  return specs;
-}
-
-// Numeric subdirectories of `dir`, ascending.
-std::vector<int64_t> VersionDirs(const std::string& dir) {
-  std::vector<int64_t> versions;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    int64_t v;
-    if (entry.is_directory() && absl::SimpleAtoi(entry.path().filename().string(), &v) && v > 0) {
-      versions.push_back(v);
-    }
-  }
-  std::sort(versions.begin(), versions.end());
-  return versions;
-}
-
-absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& name,
-                                   const std::optional<config::ModelConfig>& config_override) {
-  LoadPlan plan;
-  plan.dir = (fs::path(root) / name).string();
-  if (!fs::is_directory(plan.dir)) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
-  }
-  plan.config_file = (fs::path(plan.dir) / "config.pbtxt").string();
-  if (config_override) {
-    plan.config = *config_override;
-    plan.config_file = absl::StrCat("config override for '", name, "'");
-    plan.warnings = UnsupportedFieldWarnings(plan.config);
-  } else if (fs::exists(plan.config_file)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFileAtMost(plan.config_file, kMaxConfigFileBytes));
-    ASSIGN_OR_RETURN(ParsedModelConfig parsed, ParseModelConfig(text, plan.config_file));
-    plan.config = std::move(parsed.config);
-    plan.warnings = std::move(parsed.warnings);
-  } else {
-    plan.warnings.push_back(absl::StrCat(
-        "no config.pbtxt: assumed platform pytorch_libtorch, max_batch_size 0 (no batching), "
-        "one CPU instance, the latest version"));
-  }
-  if (plan.config.name().empty()) plan.config.set_name(name);
-  if (plan.config.name() != name) {
-    return absl::InvalidArgumentError(absl::StrCat(plan.config_file, ": name '",
-                                                   plan.config.name(),
-                                                   "' does not match the directory '", name, "'"));
-  }
-  RETURN_IF_ERROR(ValidateModelConfig(plan.config, plan.config_file));
-  ASSIGN_OR_RETURN(plan.params, ParseModelParameters(plan.config));
-  for (const std::string& w : plan.params.warnings) plan.warnings.push_back(w);
-  ASSIGN_OR_RETURN(plan.inputs, Specs(plan.config.input()));
-  plan.outputs = OutputSpecs(plan.config.output());
-
-  if (plan.config.has_routing()) return plan;  // a router has no versions of its own
-  const std::vector<int64_t> available = VersionDirs(plan.dir);
-  const auto& policy = plan.config.version_policy();
-  if (policy.has_all()) {
-    plan.versions = available;
-  } else if (policy.has_specific()) {
-    for (int64_t v : policy.specific().versions()) {
-      if (std::find(available.begin(), available.end(), v) == available.end()) {
-        return absl::NotFoundError(absl::StrCat(plan.config_file, ": version_policy names version ",
-                                                v, ", which has no directory"));
-      }
-      plan.versions.push_back(v);
-    }
-  } else {
-    const size_t n = policy.has_latest() ? std::max<uint32_t>(1, policy.latest().num_versions()) : 1;
-    const size_t first = available.size() > n ? available.size() - n : 0;
-    plan.versions.assign(available.begin() + first, available.end());
-  }
-  if (plan.versions.empty()) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version directory (",
-                                            plan.dir, "/<n>/model.pt or model.pt2)"));
-  }
-  return plan;
-}
-
-SchedulerOptions MakeSchedulerOptions(const LoadPlan& plan, const std::vector<TensorSpec>& inputs,
-                                      const std::vector<TensorSpec>& outputs,
-                                      size_t default_queue) {
-  const config::ModelConfig& c = plan.config;
-  SchedulerOptions o;
-  o.name = c.name();
-  o.max_batch_size = c.max_batch_size();
-  for (const TensorSpec& spec : inputs) o.input_names.push_back(spec.name);
-  o.max_queue_size = default_queue;
-  if (c.has_dynamic_batching()) {
-    const auto& db = c.dynamic_batching();
-    o.dynamic_batching = true;
-    o.preferred_batch_sizes.assign(db.preferred_batch_size().begin(), db.preferred_batch_size().end());
-    o.max_queue_delay_us = static_cast<int64_t>(db.max_queue_delay_microseconds());
-    o.preserve_ordering = db.preserve_ordering();
-    o.priority_levels = static_cast<int>(db.priority_levels());
-    o.default_priority_level = static_cast<int>(db.default_priority_level());
-    if (db.has_default_queue_policy()) {
-      const auto& q = db.default_queue_policy();
-      if (q.max_queue_size() > 0) o.max_queue_size = q.max_queue_size();
-      o.default_timeout_us = static_cast<int64_t>(q.default_timeout_microseconds());
-      o.allow_timeout_override = q.allow_timeout_override() || q.default_timeout_microseconds() == 0;
-      o.timeout_delays = q.timeout_action() == config::ModelQueuePolicy::DELAY;
-    }
-  }
-  o.padding.resize(inputs.size());
-  for (const auto& [name, value] : plan.params.pad_inputs) {
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].name == name) o.padding[i] = InputPadding{true, value};
-    }
-  }
-  for (const std::string& name : plan.params.trim_outputs) {
-    for (size_t k = 0; k < outputs.size(); ++k) {
-      if (outputs[k].name == name) o.trim_outputs.push_back(static_cast<int>(k));
-    }
-  }
-  return o;
-}
-
-// Fills a tensor for warm-up: random values in [0, 1) for floats, ones for
-// integers (a valid token id and mask), false for booleans.
-absl::StatusOr<Tensor> WarmupTensor(DataType dtype, const Shape& shape, bool random, std::mt19937& rng) {
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
-  uint8_t* p = t.mutable_data();
-  const int64_t n = t.element_count();
-  std::uniform_real_distribution<float> uniform(0.f, 1.f);
-  for (int64_t i = 0; i < n; ++i) {
-    switch (dtype) {
-      case DataType::kFp32: reinterpret_cast<float*>(p)[i] = random ? uniform(rng) : 0.f; break;
-      case DataType::kFp64: reinterpret_cast<double*>(p)[i] = random ? uniform(rng) : 0.0; break;
-      case DataType::kFp16: reinterpret_cast<uint16_t*>(p)[i] = FloatToHalf(random ? uniform(rng) : 0.f); break;
-      case DataType::kBf16: reinterpret_cast<uint16_t*>(p)[i] = FloatToBf16(random ? uniform(rng) : 0.f); break;
-      case DataType::kInt64: reinterpret_cast<int64_t*>(p)[i] = random ? 1 : 0; break;
-      case DataType::kInt32: reinterpret_cast<int32_t*>(p)[i] = random ? 1 : 0; break;
-      case DataType::kInt16: reinterpret_cast<int16_t*>(p)[i] = random ? 1 : 0; break;
-      case DataType::kInt8: case DataType::kUint8: p[i] = random ? 1 : 0; break;
-      default: break;  // zeros
-    }
-  }
-  return t;
-}
-
-struct WarmupRun {
-  InferenceRequest request;
-  int count = 1;
-};
-
-// The size a generated warm-up input gives declared dimension `d` of `spec`.
-int64_t GeneratedDim(const TensorSpec& spec, size_t d, const InputDimLimits& limits) {
-  const int64_t declared = spec.dims[d];
-  if (declared >= 0) return declared;
-  int64_t limit = limits.max_variable_dim;
-  auto named = limits.per_input.find(spec.name);
-  if (named != limits.per_input.end()) limit = d < named->second.size() ? named->second[d] : 0;
-  return limit > 0 ? std::min(kGeneratedVariableDim, limit) : kGeneratedVariableDim;
-}
-
-// Checks that a BYTES warm-up file holds exactly `count` serialized elements
-// (4-byte little-endian length, then the bytes).
-absl::Status CheckSerializedBytes(const std::string& bytes, int64_t count,
-                                  const std::string& what) {
-  size_t pos = 0;
-  int64_t elements = 0;
-  while (pos < bytes.size()) {
-    if (bytes.size() - pos < 4) break;
-    const uint32_t length = static_cast<uint8_t>(bytes[pos]) |
-                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 1])) << 8 |
-                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 2])) << 16 |
-                            static_cast<uint32_t>(static_cast<uint8_t>(bytes[pos + 3])) << 24;
-    pos += 4;
-    if (bytes.size() - pos < length) break;
-    pos += length;
-    ++elements;
-  }
-  if (pos != bytes.size() || elements != count) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": the file must hold ", count, " length-prefixed BYTES elements"));
-  }
-  return absl::OkStatus();
-}
-
-// `max_elements` (the server's --max-tensor-elements) also bounds the
-// generated runs' tensors.
-absl::StatusOr<std::vector<WarmupRun>> WarmupRequests(const LoadPlan& plan,
-                                                      const std::vector<TensorSpec>& inputs,
-                                                      bool batched, int64_t max_elements) {
-  std::vector<WarmupRun> runs;
-  std::mt19937 rng(42);
-  const config::ModelConfig& c = plan.config;
-  const InputDimLimits limits = DimLimits(plan.params);
-  for (const auto& w : c.model_warmup()) {
-    WarmupRun run;
-    const int64_t batch = std::max<int64_t>(1, w.batch_size());
-    for (const auto& [name, in] : w.inputs()) {
-      Shape shape(in.dims().begin(), in.dims().end());
-      if (batched) shape.insert(shape.begin(), batch);
-      const DataType dtype = ToCoreDataType(in.data_type()).value_or(DataType::kFp32);
-      // ValidateModelConfig bounded these (kMaxWarmupBytes in all).
-      ASSIGN_OR_RETURN(int64_t count, ElementCount(shape));
-      Tensor t;
-      if (in.input_data_type_case() == config::ModelWarmup::Input::kInputDataFile) {
-        const std::string what = absl::StrCat(plan.config_file, ": model_warmup '", w.name(),
-                                               "' input '", name, "' input_data_file");
-        ASSIGN_OR_RETURN(const std::string path,
-                         ResolveFileInside(plan.dir, "warmup/" + in.input_data_file(), what));
-        std::string bytes;
-        if (dtype == DataType::kBytes) {
-          ASSIGN_OR_RETURN(bytes, ReadFileAtMost(path, static_cast<uint64_t>(kMaxWarmupBytes)));
-          RETURN_IF_ERROR(CheckSerializedBytes(bytes, count, absl::StrCat(what, " ", path)));
-        } else {
-          const uint64_t expected = static_cast<uint64_t>(count) * DataTypeSize(dtype);
-          ASSIGN_OR_RETURN(bytes, ReadFileExactly(path, expected,
-                                                  absl::StrCat(what, " (", ShapeToString(shape),
-                                                               " ", std::string(DataTypeName(dtype)), ")")));
-        }
-        t = Tensor::FromBytes(dtype, shape, std::move(bytes));
-      } else {
-        ASSIGN_OR_RETURN(t, WarmupTensor(dtype, shape, in.random_data(), rng));
-      }
-      run.request.inputs.push_back({name, std::move(t)});
-    }
-    run.count = std::max<int>(1, w.count());
-    runs.push_back(std::move(run));
-  }
-  if (!runs.empty()) return runs;
-  // Generated: batch 1 and the largest batch, a few times each so that the
-  // TorchScript profiling executor has specialised before the first request.
-  // Every input's item size is known before anything is allocated; the
-  // largest batch is cut down to what fits kMaxWarmupBytes.
-  int64_t item_bytes = 0;
-  int64_t item_elements = 1;  // the largest input's, to keep under max_elements
-  for (const TensorSpec& spec : inputs) {
-    if (spec.any_shape) return std::vector<WarmupRun>{};  // nothing to generate from
-    Shape item;
-    for (size_t d = 0; d < spec.dims.size(); ++d) item.push_back(GeneratedDim(spec, d, limits));
-    absl::StatusOr<int64_t> count = ElementCount(item, kMaxWarmupBytes);
-    const int64_t size = std::max<int64_t>(1, DataTypeSize(spec.dtype));
-    if (!count.ok() || *count > kMaxWarmupBytes / size ||
-        item_bytes > kMaxWarmupBytes - *count * size) {
-      spdlog::warn("model '{}': no generated warm-up: one item of its inputs would take more than "
-                   "{} bytes", c.name(), kMaxWarmupBytes);
-      return std::vector<WarmupRun>{};
-    }
-    item_bytes += *count * size;
-    item_elements = std::max(item_elements, *count);
-  }
-  if (max_elements > 0 && item_elements > max_elements) {
-    spdlog::warn("model '{}': no generated warm-up: one item of its inputs has {} elements, more "
-                 "than --max-tensor-elements {}", c.name(), item_elements, max_elements);
-    return std::vector<WarmupRun>{};
-  }
-  std::vector<int64_t> batches{1};
-  if (batched && c.max_batch_size() > 1) {
-    int64_t largest = std::min<int64_t>(c.max_batch_size(), kGeneratedMaxBatch);
-    if (item_bytes > 0) largest = std::min(largest, kMaxWarmupBytes / item_bytes);
-    if (max_elements > 0) {
-      largest = std::min(largest, max_elements / std::max<int64_t>(1, item_elements));
-    }
-    if (largest > 1) batches.push_back(largest);
-  }
-  for (int64_t batch : batches) {
-    WarmupRun run;
-    run.count = 3;
-    for (const TensorSpec& spec : inputs) {
-      Shape shape;
-      if (batched) shape.push_back(batch);
-      for (size_t d = 0; d < spec.dims.size(); ++d) shape.push_back(GeneratedDim(spec, d, limits));
-      ASSIGN_OR_RETURN(Tensor t, WarmupTensor(spec.dtype, shape, true, rng));
-      run.request.inputs.push_back({spec.name, std::move(t)});
-    }
-    runs.push_back(std::move(run));
-  }
-  return runs;
-}
-
-absl::Status RunWarmup(const std::vector<WarmupRun>& runs, ModelVersion& version) {
-  for (const WarmupRun& run : runs) {
-    for (int i = 0; i < run.count; ++i) {
-      std::promise<absl::Status> done;
-      auto future = done.get_future();
-      auto ticket = version.Infer(run.request, [&done](absl::StatusOr<InferenceResponse> r) {
-        // A copy of its own, not a reference shared with the worker thread:
-        // Debian's Abseil is not built with ThreadSanitizer, which then cannot
-        // see that a shared Status is refcounted.
-        done.set_value(r.ok() ? absl::OkStatus()
-                              : absl::Status(r.status().code(), std::string(r.status().message())));
-      });
-      if (!ticket.ok()) return ticket.status();
-      absl::Status status = future.get();
-      if (!status.ok()) {
-        return absl::Status(status.code(), absl::StrCat("warm-up failed: ", status.message()));
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planned, int64_t version,
@@ -490,29 +139,11 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     if (limit == 1) plan.config.clear_dynamic_batching();
   }
 
-  // Instances: instance_group counts (0 = 1); one CPU instance by default.
-  std::vector<InstanceOptions> placements;
-  for (const auto& group : c.instance_group()) {
-    const int count = std::max(1, group.count());
-    if (group.kind() == config::ModelInstanceGroup::KIND_GPU) {
-      std::vector<int> gpus(group.gpus().begin(), group.gpus().end());
-      if (gpus.empty()) gpus.push_back(0);
-      for (int gpu : gpus) {
-        for (int i = 0; i < count; ++i) placements.push_back({0, 1, absl::StrCat("cuda:", gpu)});
-      }
-    } else {
-      for (int i = 0; i < count; ++i) placements.push_back({0, 1, "cpu"});
-    }
-  }
-  if (placements.empty()) placements.push_back({0, 1, "cpu"});
-  const int intra = plan.params.intra_op_threads > 0
-                        ? plan.params.intra_op_threads
-                        : std::max(1, options.available_cpus / static_cast<int>(placements.size()));
+  const std::vector<InstanceOptions> placements = InstancePlacements(plan, options.available_cpus);
+  const int intra = placements.front().intra_op_threads;
   std::vector<std::unique_ptr<ModelInstance>> instances;
-  for (size_t i = 0; i < placements.size(); ++i) {
-    placements[i].index = static_cast<int>(i);
-    placements[i].intra_op_threads = intra;
-    ASSIGN_OR_RETURN(auto instance, model->CreateInstance(placements[i]));
+  for (const InstanceOptions& placement : placements) {
+    ASSIGN_OR_RETURN(auto instance, model->CreateInstance(placement));
     instances.push_back(std::move(instance));
   }
   SchedulerOptions sched = MakeSchedulerOptions(plan, model->inputs(), model->outputs(),
@@ -606,7 +237,8 @@ absl::Status ModelRepository::Load(const std::string& name,
     auto it = models_.find(name);
     if (it != models_.end()) {
       it->second.loading = false;
-      it->second.status = {{name, "", "UNAVAILABLE", absl::StrCat("load failed: ", why)}};
+      it->second.status = {
+          {name, "", ModelState::kUnavailable, absl::StrCat("load failed: ", why)}};
     }
     return absl::InternalError(absl::StrCat("model '", name, "' failed to load: ", why));
   }
@@ -630,6 +262,7 @@ absl::Status ModelRepository::LoadUnguarded(
   }
   std::map<int64_t, std::shared_ptr<ModelVersion>> loaded;
   std::vector<RepositoryIndexEntry> status;
+  std::vector<int64_t> failed;
   absl::Status result = absl::OkStatus();
   absl::StatusOr<LoadPlan> plan;
   try {
@@ -640,13 +273,13 @@ absl::Status ModelRepository::LoadUnguarded(
   }
   if (!plan.ok()) {
     result = plan.status();
-    status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
-    if (in_repository) options_.metrics->SetModelState(name, "", metrics::ModelState::kUnavailable);
+    status.push_back({name, "", ModelState::kUnavailable, std::string(result.message())});
+    if (in_repository) RecordState(name, "", ModelState::kUnavailable);
   } else if (plan->config.has_routing()) {
     auto router = TrafficRouter::Create(plan->config.routing(), name);
     if (!router.ok()) {
       result = router.status();
-      status.push_back({name, "", "UNAVAILABLE", std::string(result.message())});
+      status.push_back({name, "", ModelState::kUnavailable, std::string(result.message())});
     } else {
       std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
       {
@@ -655,18 +288,20 @@ absl::Status ModelRepository::LoadUnguarded(
         entry.loading = false;
         entry.router = *router;
         retired.swap(entry.versions);
-        entry.status = {{name, "", "READY", ""}};
+        entry.status = {{name, "", ModelState::kReady, ""}};
       }
-      options_.metrics->RemoveModelVersion(name, "");
+      ForgetState(name, "");
+      for (const auto& [v, old] : retired)
+        RecordState(name, std::to_string(v), ModelState::kUnloaded);
       spdlog::info("model '{}' routes traffic to {} variant(s)", name, (*router)->Variants().size());
       return absl::OkStatus();  // `retired` goes here, as below
     }
   } else {
-    options_.metrics->RemoveModelVersion(name, "");
+    ForgetState(name, "");
     for (const std::string& w : plan->warnings) spdlog::warn("model '{}': {}", name, w);
     for (int64_t v : plan->versions) {
       const std::string vs = std::to_string(v);
-      options_.metrics->SetModelState(name, vs, metrics::ModelState::kLoading);
+      RecordState(name, vs, ModelState::kLoading);
       const auto started = std::chrono::steady_clock::now();
       absl::StatusOr<std::shared_ptr<ModelVersion>> version;
       try {
@@ -680,23 +315,23 @@ absl::Status ModelRepository::LoadUnguarded(
       if (version.ok()) {
         options_.metrics->SetModelLoadDuration(
             name, vs, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        options_.metrics->SetModelState(name, vs, metrics::ModelState::kReady);
+        RecordState(name, vs, ModelState::kReady);
         options_.metrics->SetAccelerationDifference(name, vs,
                                                     (*version)->acceleration_difference());
         loaded[v] = *version;
-        status.push_back({name, std::to_string(v), "READY", ""});
+        status.push_back({name, vs, ModelState::kReady, ""});
       } else {
-        options_.metrics->SetModelState(name, vs, metrics::ModelState::kUnavailable);
         spdlog::error("model '{}' version {} failed to load: {}", name, v,
                       std::string(version.status().message()));
-        status.push_back({name, std::to_string(v), "UNAVAILABLE",
-                          std::string(version.status().message())});
+        status.push_back(
+            {name, vs, ModelState::kUnavailable, std::string(version.status().message())});
+        failed.push_back(v);
         if (result.ok()) result = version.status();
       }
     }
   }
   std::map<int64_t, std::shared_ptr<ModelVersion>> retired;
-  std::vector<int64_t> kept;
+  std::set<int64_t> kept;
   std::set<int64_t> now_serving;  // `loaded` is moved into the entry below
   for (const auto& [v, version] : loaded) now_serving.insert(v);
   {
@@ -713,11 +348,10 @@ absl::Status ModelRepository::LoadUnguarded(
       // index says so beside the reason this load failed.
       std::vector<RepositoryIndexEntry> merged;
       for (const auto& [v, version] : entry.versions) {
-        const std::string vs = std::to_string(v);
-        kept.push_back(v);
-        merged.push_back({name, vs, "READY", ""});
+        kept.insert(v);
+        merged.push_back({name, std::to_string(v), ModelState::kReady, ""});
       }
-      if (entry.router) merged.push_back({name, "", "READY", ""});
+      if (entry.router) merged.push_back({name, "", ModelState::kReady, ""});
       const bool serving = !merged.empty();
       for (RepositoryIndexEntry s : status) {
         bool replaced = false;
@@ -736,13 +370,14 @@ absl::Status ModelRepository::LoadUnguarded(
       entry.status = std::move(merged);
     }
   }
-  for (int64_t v : kept) {
-    // A failed reload of a version that keeps serving: its state stays READY.
-    options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kReady);
+  for (int64_t v : failed) {
+    // A failed reload of a version that keeps serving stays READY.
+    RecordState(name, std::to_string(v),
+                kept.count(v) > 0 ? ModelState::kReady : ModelState::kUnavailable);
   }
   for (const auto& [v, old] : retired) {
-    if (now_serving.count(v) == 0) {
-      options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
+    if (now_serving.count(v) == 0 && std::find(failed.begin(), failed.end(), v) == failed.end()) {
+      RecordState(name, std::to_string(v), ModelState::kUnloaded);
     }
   }
   if (!result.ok()) {
@@ -752,6 +387,44 @@ absl::Status ModelRepository::LoadUnguarded(
   // others when their last request lets go.
   retired.clear();
   return result;
+}
+
+void ModelRepository::RecordState(const std::string& name, const std::string& version,
+                                  ModelState state) {
+  {
+    MutexLock lock(states_mu_);
+    auto [it, inserted] = states_.try_emplace({name, version}, ModelState::kUnloaded);
+    if (!IsAllowedTransition(it->second, state)) {
+      ++invalid_transitions_;
+      spdlog::error(
+          "model '{}' version '{}': state {} -> {} is not a transition of the model "
+          "state machine (a bug)",
+          name, version, ModelStateName(it->second), ModelStateName(state));
+    }
+    it->second = state;
+  }
+  options_.metrics->SetModelState(name, version, state);
+}
+
+void ModelRepository::ForgetState(const std::string& name, const std::string& version) {
+  {
+    MutexLock lock(states_mu_);
+    states_.erase({name, version});
+  }
+  options_.metrics->RemoveModelVersion(name, version);
+}
+
+std::optional<ModelState> ModelRepository::VersionState(const std::string& name,
+                                                        const std::string& version) const {
+  MutexLock lock(states_mu_);
+  auto it = states_.find({name, version});
+  if (it == states_.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t ModelRepository::invalid_transitions() const {
+  MutexLock lock(states_mu_);
+  return invalid_transitions_;
 }
 
 absl::Status ModelRepository::Unload(const std::string& name) {
@@ -767,12 +440,12 @@ absl::Status ModelRepository::Unload(const std::string& name) {
     it->second.router.reset();
     it->second.wanted = false;
     for (auto& s : it->second.status) {
-      s.state = "UNAVAILABLE";
+      s.state = ModelState::kUnavailable;
       s.reason = "unloaded";
     }
   }
   for (const auto& [v, old] : retired) {
-    options_.metrics->SetModelState(name, std::to_string(v), metrics::ModelState::kUnloaded);
+    RecordState(name, std::to_string(v), ModelState::kUnloaded);
   }
   // Versions no request holds are destroyed here (see ModelVersion); the
   // others when their last request lets go.
@@ -839,12 +512,12 @@ std::vector<RepositoryIndexEntry> ModelRepository::Index(bool ready_only) const 
   for (const std::string& name : ListModels()) {
     auto it = models_.find(name);
     if (it == models_.end()) {
-      if (!ready_only) out.push_back({name, "", "UNLOADED", ""});
+      if (!ready_only) out.push_back({name, "", ModelState::kUnloaded, ""});
       continue;
     }
-    if (it->second.loading && !ready_only) out.push_back({name, "", "LOADING", ""});
+    if (it->second.loading && !ready_only) out.push_back({name, "", ModelState::kLoading, ""});
     for (const auto& s : it->second.status) {
-      if (!ready_only || s.state == "READY") out.push_back(s);
+      if (!ready_only || s.state == ModelState::kReady) out.push_back(s);
     }
   }
   return out;

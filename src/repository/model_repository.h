@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
+#include "core/model_state.h"
 #include "core/mutex.h"
 #include "repository/model_version.h"
 #include "repository/traffic_router.h"
@@ -34,7 +35,7 @@ namespace ptserve {
 struct RepositoryIndexEntry {
   std::string name;
   std::string version;  // "" when the model failed before versions were known
-  std::string state;    // READY, UNAVAILABLE, LOADING, UNLOADED
+  ModelState state = ModelState::kUnloaded;
   std::string reason;   // why not ready
 };
 
@@ -126,6 +127,14 @@ class ModelRepository {
   // component, no "..", "/" or leading ".".
   static absl::Status CheckModelName(const std::string& name);
 
+  // The state the model-state metric shows for `version` of `name` ("" for
+  // the model as a whole, when it failed before its versions were known);
+  // nullopt when none was recorded.
+  std::optional<ModelState> VersionState(const std::string& name, const std::string& version) const;
+  // State changes the state machine (core/model_state.h) does not allow:
+  // a bug, logged when it happens; tests assert there are none.
+  int64_t invalid_transitions() const;
+
  private:
   struct ModelEntry {
     std::map<int64_t, std::shared_ptr<ModelVersion>> versions;  // ready ones
@@ -140,6 +149,11 @@ class ModelRepository {
   absl::Status LoadUnguarded(const std::string& name,
                              const std::optional<config::ModelConfig>& config_override);
 
+  // Moves `version` of `name` to `state`: the state machine and the metric.
+  void RecordState(const std::string& name, const std::string& version, ModelState state);
+  // Forgets the state of `version` of `name` (and its metric series).
+  void ForgetState(const std::string& name, const std::string& version);
+
   explicit ModelRepository(Options options);
 
   Options options_;
@@ -147,6 +161,9 @@ class ModelRepository {
   mutable SharedMutex mu_;
   std::map<std::string, ModelEntry> models_ ABSL_GUARDED_BY(mu_);
   Mutex load_mu_;  // one load at a time
+  mutable Mutex states_mu_;
+  std::map<std::pair<std::string, std::string>, ModelState> states_ ABSL_GUARDED_BY(states_mu_);
+  int64_t invalid_transitions_ ABSL_GUARDED_BY(states_mu_) = 0;
 };
 
 }  // namespace ptserve

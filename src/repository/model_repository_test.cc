@@ -24,21 +24,29 @@ using ::testing::HasSubstr;
 //   "alloc"   Load() throws std::bad_alloc
 //   "threads" CreateInstance() throws std::system_error
 //   "boom"    Execute() throws std::runtime_error (so warm-up fails)
+//   "slow"    Execute() waits for the test's gate once warm-up is over
 class EchoInstance : public ModelInstance {
  public:
-  explicit EchoInstance(bool throws) : throws_(throws) {}
+  EchoInstance(bool throws, std::shared_future<void> gate)
+      : throws_(throws), gate_(std::move(gate)) {}
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     if (throws_) throw std::runtime_error("kaboom");
+    if (gate_.valid() && ++executions_ > kWarmupExecutions) gate_.wait();
     return std::vector<Tensor>{inputs[0]};
   }
+  // Generated warm-up for the default config: batch 1 and batch 4, three times each.
+  static constexpr int kWarmupExecutions = 6;
 
  private:
   bool throws_;
+  std::shared_future<void> gate_;
+  int executions_ = 0;
 };
 
 class EchoModel : public LoadedModel {
  public:
-  explicit EchoModel(const BackendLoadRequest& r) : name_(r.model_name) {
+  EchoModel(const BackendLoadRequest& r, std::shared_future<void> gate)
+      : name_(r.model_name), gate_(std::move(gate)) {
     inputs_ = r.inputs;
     if (inputs_.empty()) inputs_.push_back({.name = "x", .dtype = DataType::kFp32, .dims = {4}});
     outputs_ = r.outputs;
@@ -52,11 +60,13 @@ class EchoModel : public LoadedModel {
       throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                               "thread creation");
     }
-    return std::make_unique<EchoInstance>(name_ == "boom");
+    return std::make_unique<EchoInstance>(name_ == "boom",
+                                          name_ == "slow" ? gate_ : std::shared_future<void>());
   }
 
  private:
   std::string name_;
+  std::shared_future<void> gate_;
   std::vector<TensorSpec> inputs_, outputs_;
   std::vector<std::string> notes_;
 };
@@ -66,9 +76,10 @@ class FakeBackend : public Backend {
   absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& r) override {
     if (r.model_name == "alloc") throw std::bad_alloc();
     loaded_files.push_back((fs::path(r.version_dir) / r.model_file).string());
-    return std::make_shared<EchoModel>(r);
+    return std::make_shared<EchoModel>(r, gate);
   }
   std::vector<std::string> loaded_files;
+  std::shared_future<void> gate;  // for "slow"
 };
 
 // Under ThreadSanitizer, parsing a config with map fields (parameters,
@@ -172,7 +183,7 @@ TEST_F(RepositoryTest, ExceptionsFromTheBackendFailOneModelOnly) {
   EXPECT_EQ(Repo().LoadAll(), 3);
   EXPECT_TRUE(Infer("good", {1, 4}).ok());
   EXPECT_THAT(Entry("alloc", "1").reason, HasSubstr("out of memory (std::bad_alloc)"));
-  EXPECT_EQ(Entry("alloc", "1").state, "UNAVAILABLE");
+  EXPECT_EQ(Entry("alloc", "1").state, ModelState::kUnavailable);
   EXPECT_THAT(Entry("threads", "1").reason, HasSubstr("std::system_error"));
   EXPECT_THAT(Entry("boom", "1").reason, HasSubstr("warm-up failed"));
   EXPECT_THAT(Entry("boom", "1").reason, HasSubstr("kaboom"));
@@ -221,7 +232,7 @@ TEST_F(RepositoryTest, OverridesCannotReachOutsideTheModelDirectory) {
   // The previous load keeps serving, and the server stays ready.
   EXPECT_TRUE(Infer("m", {1, 4}).ok());
   EXPECT_TRUE(Repo().AllReady());
-  EXPECT_EQ(Entry("m", "1").state, "READY");
+  EXPECT_EQ(Entry("m", "1").state, ModelState::kReady);
 }
 
 TEST_F(RepositoryTest, OperatorLibrariesLoadBeforeTheModelFromInsideItsDirectory) {
@@ -318,8 +329,8 @@ TEST_F(RepositoryTest, ReadinessFollowsTriton) {
   EXPECT_FALSE(Repo().Load("m").ok());
   EXPECT_TRUE(Repo().AllReady());
   EXPECT_TRUE(Infer("m", {1, 4}).ok());
-  EXPECT_EQ(Entry("m", "1").state, "READY");
-  EXPECT_EQ(Entry("m").state, "UNAVAILABLE");
+  EXPECT_EQ(Entry("m", "1").state, ModelState::kReady);
+  EXPECT_EQ(Entry("m").state, ModelState::kUnavailable);
   EXPECT_THAT(Entry("m").reason, HasSubstr("instance_group[0].count"));
   EXPECT_THAT(Entry("m").reason, HasSubstr("the previous versions keep serving"));
   // A model that should serve and does not: not ready, until it is unloaded.
@@ -357,6 +368,136 @@ TEST_F(RepositoryTest, SequenceLengthLimit) {
   EXPECT_THAT(std::string(Infer("dims", {1, 4, 1}).message()),
               HasSubstr("dimension 1 has length 4, more than model 'dims' allows (3, parameter "
                         "MAX_INPUT_DIMS)"));
+}
+
+// The versions a policy selects are the versions that serve.
+TEST_F(RepositoryTest, VersionPolicies) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
+  for (int v : {1, 2, 3})
+    AddModel("latest2", std::string(kGoodConfig) + "version_policy { latest { num_versions: 2 } }",
+             v);
+  for (int v : {1, 2, 3})
+    AddModel("all", std::string(kGoodConfig) + "version_policy { all {} }", v);
+  for (int v : {1, 2, 3})
+    AddModel("one", std::string(kGoodConfig) + "version_policy { specific { versions: [1] } }", v);
+  for (int v : {1, 2, 3}) AddModel("default", kGoodConfig, v);
+  EXPECT_EQ(Repo().LoadAll(), 0);
+  auto versions = [&](const std::string& name) {
+    std::vector<int64_t> out;
+    for (const auto& v : Repo().Versions(name)) out.push_back(v->version());
+    return out;
+  };
+  EXPECT_THAT(versions("latest2"), ::testing::ElementsAre(3, 2));
+  EXPECT_THAT(versions("all"), ::testing::ElementsAre(3, 2, 1));
+  EXPECT_THAT(versions("one"), ::testing::ElementsAre(1));
+  EXPECT_THAT(versions("default"), ::testing::ElementsAre(3));
+  EXPECT_EQ(Repo().Get("latest2", "").value()->version(), 3);
+  EXPECT_EQ(Repo().Get("latest2", "2").value()->version(), 2);
+  EXPECT_EQ(Repo().Get("latest2", "1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Repo().Get("one", "").value()->version(), 1);
+  EXPECT_EQ(Repo().VersionState("all", "1"), ModelState::kReady);
+  EXPECT_FALSE(Repo().VersionState("latest2", "1").has_value());  // never loaded
+  EXPECT_EQ(Repo().invalid_transitions(), 0);
+}
+
+// A reload picks up a new version and retires the old one; a reload that
+// fails keeps what serves, and the states say so.
+TEST_F(RepositoryTest, ReloadsMoveThroughTheStateMachine) {
+  AddModel("m");
+  ASSERT_TRUE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "1"), ModelState::kReady);
+  std::shared_ptr<ModelVersion> first = Repo().Get("m", "").value();
+
+  AddModel("m", kGoodConfig, 2);
+  ASSERT_TRUE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().Get("m", "").value()->version(), 2);
+  EXPECT_EQ(Repo().VersionState("m", "2"), ModelState::kReady);
+  EXPECT_EQ(Repo().VersionState("m", "1"), ModelState::kUnloaded);
+  EXPECT_EQ(Repo().Get("m", "1").status().code(), absl::StatusCode::kNotFound);
+  // A request that held the retired version still completes on it.
+  InferenceRequest request;
+  request.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, {1, 4}).value()});
+  std::promise<absl::Status> done;
+  ASSERT_TRUE(first
+                  ->Infer(std::move(request),
+                          [&done](auto r) {
+                            done.set_value(
+                                absl::Status(r.status().code(), std::string(r.status().message())));
+                          })
+                  .ok());
+  EXPECT_TRUE(done.get_future().get().ok());
+  first.reset();
+
+  // Versions 2 and 3 (a specific policy); then a reload whose config names a
+  // missing model file fails: version 3 keeps serving and stays READY.
+  Write(root_ / "m" / "3" / "model.pt", "model");
+  Write(root_ / "m" / "config.pbtxt",
+        std::string(kGoodConfig) + "version_policy { specific { versions: [2, 3] } }");
+  ASSERT_TRUE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().Versions("m").size(), 2u);
+  Write(root_ / "m" / "config.pbtxt",
+        std::string(kGoodConfig) + "default_model_filename: \"absent.pt\"");
+  EXPECT_FALSE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "3"), ModelState::kReady);  // failed reload: still serving
+  EXPECT_EQ(Repo().Get("m", "").value()->version(), 3);
+  EXPECT_THAT(Entry("m", "3").reason, HasSubstr("still serving the previous load"));
+  EXPECT_TRUE(Repo().AllReady());
+
+  ASSERT_TRUE(Repo().Unload("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "2"), ModelState::kUnloaded);
+  EXPECT_EQ(Repo().VersionState("m", "3"), ModelState::kUnloaded);
+  EXPECT_EQ(Entry("m", "3").state, ModelState::kUnavailable);
+  EXPECT_EQ(Entry("m", "3").reason, "unloaded");
+  // Loaded again after an unload.
+  Write(root_ / "m" / "config.pbtxt", kGoodConfig);
+  ASSERT_TRUE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "3"), ModelState::kReady);
+  EXPECT_EQ(Repo().invalid_transitions(), 0);
+}
+
+// A failed first load: UNAVAILABLE with its reason, then loaded once fixed.
+TEST_F(RepositoryTest, AFailedLoadCanBeRetried) {
+  AddModel("m", std::string(kGoodConfig) + "default_model_filename: \"absent.pt\"");
+  EXPECT_FALSE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "1"), ModelState::kUnavailable);
+  EXPECT_EQ(Entry("m", "1").state, ModelState::kUnavailable);
+  EXPECT_FALSE(Repo().AllReady());
+  Write(root_ / "m" / "config.pbtxt", kGoodConfig);
+  ASSERT_TRUE(Repo().Load("m").ok());
+  EXPECT_EQ(Repo().VersionState("m", "1"), ModelState::kReady);
+  EXPECT_TRUE(Repo().AllReady());
+  EXPECT_EQ(Repo().invalid_transitions(), 0);
+}
+
+// Unloading a model with requests running and queued: new requests are
+// refused at once, the accepted ones all complete (no lost work).
+TEST_F(RepositoryTest, UnloadUnderTraffic) {
+  std::promise<void> gate;
+  backend_.gate = gate.get_future().share();
+  AddModel("slow",
+           std::string(kGoodConfig) + "dynamic_batching { max_queue_delay_microseconds: 0 }");
+  ASSERT_TRUE(Repo().Load("slow").ok());
+  std::shared_ptr<ModelVersion> version = Repo().Get("slow", "").value();
+  constexpr int kRequests = 8;
+  std::vector<std::promise<absl::Status>> done(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    InferenceRequest request;
+    request.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, {1, 4}).value()});
+    ASSERT_TRUE(version
+                    ->Infer(std::move(request),
+                            [&done, i](auto r) {
+                              done[i].set_value(absl::Status(r.status().code(),
+                                                             std::string(r.status().message())));
+                            })
+                    .ok());
+  }
+  version.reset();                          // the requests hold it now
+  ASSERT_TRUE(Repo().Unload("slow").ok());  // does not wait for them
+  EXPECT_EQ(Repo().Get("slow", "").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Repo().VersionState("slow", "1"), ModelState::kUnloaded);
+  gate.set_value();
+  for (int i = 0; i < kRequests; ++i) EXPECT_TRUE(done[i].get_future().get().ok()) << i;
+  EXPECT_EQ(Repo().invalid_transitions(), 0);
 }
 
 }  // namespace

@@ -192,7 +192,7 @@ class GrpcServer::Impl final : public ServiceBase {
       auto* model = response->add_models();
       model->set_name(e.name);
       model->set_version(e.version);
-      model->set_state(e.state);
+      model->set_state(ModelStateName(e.state));
       model->set_reason(e.reason);
     }
     return Answer(context, absl::OkStatus());

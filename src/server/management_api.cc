@@ -307,7 +307,7 @@ void ManagementApi::Index(HttpRequest& request, std::shared_ptr<Responder> respo
       AppendJsonString(&out, e.version);
     }
     out.append(",\"state\":");
-    AppendJsonString(&out, e.state);
+    AppendJsonString(&out, ModelStateName(e.state));
     out.append(",\"reason\":");
     AppendJsonString(&out, e.reason);
     out.push_back('}');
