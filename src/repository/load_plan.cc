@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,28 +14,16 @@ namespace ptserve {
 namespace fs = std::filesystem;
 namespace {
 
-std::vector<TensorSpec> InputSpecs(
-    const google::protobuf::RepeatedPtrField<config::ModelInput>& inputs) {
+// The specs of a config's `input` or `output` fields.
+template <typename Field>
+std::vector<TensorSpec> Specs(const google::protobuf::RepeatedPtrField<Field>& fields) {
   std::vector<TensorSpec> specs;
-  for (const auto& in : inputs) {
+  for (const Field& field : fields) {
     TensorSpec spec;
-    spec.name = in.name();
-    spec.dtype = ToCoreDataType(in.data_type()).value_or(DataType::kFp32);
-    spec.dims.assign(in.dims().begin(), in.dims().end());
-    spec.optional = in.optional();
-    specs.push_back(std::move(spec));
-  }
-  return specs;
-}
-
-std::vector<TensorSpec> OutputSpecs(
-    const google::protobuf::RepeatedPtrField<config::ModelOutput>& outputs) {
-  std::vector<TensorSpec> specs;
-  for (const auto& out : outputs) {
-    TensorSpec spec;
-    spec.name = out.name();
-    spec.dtype = ToCoreDataType(out.data_type()).value_or(DataType::kFp32);
-    spec.dims.assign(out.dims().begin(), out.dims().end());
+    spec.name = field.name();
+    spec.dtype = ToCoreDataType(field.data_type()).value_or(DataType::kFp32);
+    spec.dims.assign(field.dims().begin(), field.dims().end());
+    if constexpr (std::is_same_v<Field, config::ModelInput>) spec.optional = field.optional();
     specs.push_back(std::move(spec));
   }
   return specs;
@@ -107,8 +96,8 @@ absl::StatusOr<LoadPlan> PlanModel(const std::string& root, const std::string& n
   RETURN_IF_ERROR(ValidateModelConfig(plan.config, plan.config_file));
   ASSIGN_OR_RETURN(plan.params, ParseModelParameters(plan.config));
   for (const std::string& w : plan.params.warnings) plan.warnings.push_back(w);
-  plan.inputs = InputSpecs(plan.config.input());
-  plan.outputs = OutputSpecs(plan.config.output());
+  plan.inputs = Specs(plan.config.input());
+  plan.outputs = Specs(plan.config.output());
 
   if (plan.config.has_routing()) return plan;  // a router has no versions of its own
   ASSIGN_OR_RETURN(plan.versions, SelectVersions(plan.config.version_policy(),
