@@ -17,6 +17,13 @@ FILES=(
   src/repository/model_repository.cc
   src/repository/traffic_router.cc
   src/repository/repository_poller.cc
+  src/metrics/metrics.cc
+  src/metrics/registry.cc
+  src/metrics/process_metrics.cc
+  src/metrics/inference_metrics.cc
+  src/server/http/connection.cc
+  src/server/http/http_server.cc
+  src/server/http/tls_context.cc
 )
 /usr/bin/env python3 - "$BUILD/compile_commands.json" "${FILES[@]}" <<'PY'
 import json, os, shlex, subprocess, sys

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 #include <map>
-#include <mutex>
 
 #include "metrics/gpu_metrics.h"
 #include "metrics/process_metrics.h"
@@ -128,9 +127,11 @@ struct ModelMetrics::State {
 
   // Guards the two maps, and makes creating and unexporting a key's series
   // one step each.
-  std::mutex mu;
-  std::map<Labels, std::weak_ptr<ModelMetrics>> models;            // model, version, variant
-  std::map<Labels, std::weak_ptr<ModelMetrics::Executions>> execs;  // model, version
+  Mutex mu;
+  std::map<Labels, std::weak_ptr<ModelMetrics>> models
+      ABSL_GUARDED_BY(mu);  // model, version, variant
+  std::map<Labels, std::weak_ptr<ModelMetrics::Executions>> execs
+      ABSL_GUARDED_BY(mu);  // model, version
 
   // Index: status code (0 for out-of-range codes). The children are never
   // removed, so the raw pointers stay valid.
@@ -148,7 +149,7 @@ struct ModelMetrics::Executions {
   std::shared_ptr<Histogram> batch_size;
 
   ~Executions() {
-    std::lock_guard<std::mutex> lock(state->mu);
+    MutexLock lock(state->mu);
     state->executions->Remove(labels, executions.get());
     state->rows->Remove(labels, rows.get());
     state->batch_size->Remove(labels, batch_size.get());
@@ -159,7 +160,7 @@ struct ModelMetrics::Executions {
 
 ModelMetrics::~ModelMetrics() {
   if (!state_) return;
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   for (int i = 0; i < kOutcomeCount; ++i) {
     state_->requests->Remove(With(labels_, OutcomeName(static_cast<Outcome>(i))),
                              owned_requests_[i].get());
@@ -191,7 +192,7 @@ std::shared_ptr<ModelMetrics> InferenceMetrics::ForModel(const std::string& mode
   ModelMetrics::State& s = *state_;
   const Labels labels = {model, version, variant};
   const Labels version_labels = {model, version};
-  std::lock_guard<std::mutex> lock(s.mu);
+  MutexLock lock(s.mu);
   if (std::shared_ptr<ModelMetrics> existing = s.models[labels].lock()) return existing;
 
   std::shared_ptr<ModelMetrics::Executions> execs = s.execs[version_labels].lock();

@@ -116,7 +116,7 @@ void FamilyBase::CheckArity(const std::vector<std::string>& values) const {
 template <typename Child>
 std::shared_ptr<Child> ScalarFamily<Child>::WithLabels(const std::vector<std::string>& values) {
   CheckArity(values);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::shared_ptr<Child>& child = children_[values];
   if (!child) child = std::make_shared<Child>();
   return child;
@@ -124,7 +124,7 @@ std::shared_ptr<Child> ScalarFamily<Child>::WithLabels(const std::vector<std::st
 
 template <typename Child>
 bool ScalarFamily<Child>::Remove(const std::vector<std::string>& values, const Child* only) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = children_.find(values);
   if (it == children_.end() || (only != nullptr && it->second.get() != only)) return false;
   children_.erase(it);
@@ -137,13 +137,13 @@ Registration ScalarFamily<Child>::AddCallback(const std::vector<std::string>& va
   CheckArity(values);
   uint64_t id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     id = next_callback_id_++;
     children_.erase(values);
     callbacks_[values] = Callback{id, std::move(read)};
   }
   return Registration([this, values, id] {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = callbacks_.find(values);
     if (it != callbacks_.end() && it->second.id == id) callbacks_.erase(it);
   });
@@ -151,7 +151,7 @@ Registration ScalarFamily<Child>::AddCallback(const std::vector<std::string>& va
 
 template <typename Child>
 size_t ScalarFamily<Child>::WriteSamples(std::string* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // Merge the two ordered maps so the output is ordered by label values.
   auto c = children_.begin();
   auto f = callbacks_.begin();
@@ -191,14 +191,14 @@ HistogramFamily::HistogramFamily(std::string name, std::string help,
 
 std::shared_ptr<Histogram> HistogramFamily::WithLabels(const std::vector<std::string>& values) {
   CheckArity(values);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::shared_ptr<Histogram>& child = children_[values];
   if (!child) child = std::make_shared<Histogram>(bounds_);
   return child;
 }
 
 bool HistogramFamily::Remove(const std::vector<std::string>& values, const Histogram* only) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = children_.find(values);
   if (it == children_.end() || (only != nullptr && it->second.get() != only)) return false;
   children_.erase(it);
@@ -219,7 +219,7 @@ size_t HistogramFamily::WriteSamples(std::string* out) const {
   const std::string sum = name() + "_sum";
   const std::string count = name() + "_count";
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [values, child] : children_) {
     const Histogram::Snapshot s = child->Read();
     for (size_t i = 0; i < le.size(); ++i) {

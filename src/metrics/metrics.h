@@ -38,9 +38,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace ptserve::metrics {
 
@@ -200,10 +201,10 @@ class ScalarFamily : public FamilyBase {
     uint64_t id;
     std::function<double()> read;
   };
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::shared_ptr<Child>> children_;
-  std::map<std::vector<std::string>, Callback> callbacks_;
-  uint64_t next_callback_id_ = 1;
+  mutable Mutex mu_;
+  std::map<std::vector<std::string>, std::shared_ptr<Child>> children_ ABSL_GUARDED_BY(mu_);
+  std::map<std::vector<std::string>, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_callback_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 using CounterFamily = ScalarFamily<Counter>;
@@ -223,8 +224,8 @@ class HistogramFamily : public FamilyBase {
 
  private:
   const std::shared_ptr<const std::vector<double>> bounds_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::shared_ptr<Histogram>> children_;
+  mutable Mutex mu_;
+  std::map<std::vector<std::string>, std::shared_ptr<Histogram>> children_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace internal {

@@ -104,7 +104,7 @@ absl::StatusOr<ProcessStats> ReadProcessStats(const ProcPaths& paths) {
 }
 
 std::optional<ProcessStats> ProcessMetrics::Read() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (!cached_ || now - read_at_ > std::chrono::milliseconds(100)) {
     absl::StatusOr<ProcessStats> s = ReadProcessStats(paths_);

@@ -18,7 +18,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,9 +61,9 @@ class ProcessMetrics {
   std::optional<ProcessStats> Read();
 
   const ProcPaths paths_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point read_at_;
-  std::optional<ProcessStats> cached_;
+  Mutex mu_;
+  std::chrono::steady_clock::time_point read_at_ ABSL_GUARDED_BY(mu_);
+  std::optional<ProcessStats> cached_ ABSL_GUARDED_BY(mu_);
   std::vector<Registration> registrations_;
 };
 

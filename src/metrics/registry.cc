@@ -23,7 +23,7 @@ std::vector<std::string> SampleNames(const FamilyBase& f) {
 }  // namespace
 
 FamilyBase& Registry::Add(std::unique_ptr<FamilyBase> family) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const std::vector<std::string> mine = SampleNames(*family);
   for (const auto& [name, other] : families_) {
     for (const std::string& a : SampleNames(*other)) {
@@ -66,7 +66,7 @@ std::string Registry::Scrape() const {
 }
 
 void Registry::ScrapeTo(std::string* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::string samples;
   for (const auto& [name, family] : families_) {
     samples.clear();

@@ -21,7 +21,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,8 +52,8 @@ class Registry {
  private:
   FamilyBase& Add(std::unique_ptr<FamilyBase> family);
 
-  mutable std::mutex mu_;  // guards families_ (the map, not the families)
-  std::map<std::string, std::unique_ptr<FamilyBase>> families_;
+  mutable Mutex mu_;  // guards the map, not the families
+  std::map<std::string, std::unique_ptr<FamilyBase>> families_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ptserve::metrics

@@ -382,12 +382,12 @@ ServerCore::~ServerCore() {
 }
 
 void ServerCore::StopPosting() {
-  std::unique_lock lock(post_mu_);
+  WriterMutexLock lock(post_mu_);
   posting_stopped_ = true;
 }
 
 bool ServerCore::Register(Connection* connection) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (shutting_down_.load(std::memory_order_relaxed)) return false;
   connections_.insert(connection);
   open_connections.fetch_add(1, std::memory_order_relaxed);
@@ -395,23 +395,23 @@ bool ServerCore::Register(Connection* connection) {
 }
 
 void ServerCore::Unregister(Connection* connection) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (connections_.erase(connection) > 0) {
     open_connections.fetch_sub(1, std::memory_order_relaxed);
   }
   lingering_.erase(connection);
-  if (OnlyLingering()) no_connections_cv_.notify_all();
+  if (OnlyLingering()) no_connections_cv_.NotifyAll();
 }
 
 void ServerCore::MarkLingering(Connection* connection) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (connections_.contains(connection)) lingering_.insert(connection);
-  if (OnlyLingering()) no_connections_cv_.notify_all();
+  if (OnlyLingering()) no_connections_cv_.NotifyAll();
 }
 
 std::vector<std::shared_ptr<Connection>> ServerCore::Snapshot() {
   std::vector<std::shared_ptr<Connection>> result;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   result.reserve(connections_.size());
   for (Connection* connection : connections_) {
     // A connection being destroyed waits on mu_ in Unregister; lock() then yields null.
@@ -421,13 +421,16 @@ std::vector<std::shared_ptr<Connection>> ServerCore::Snapshot() {
 }
 
 void ServerCore::BeginShutdown() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   shutting_down_.store(true, std::memory_order_release);
 }
 
 bool ServerCore::WaitForNoConnections(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return no_connections_cv_.wait_until(lock, deadline, [this] { return OnlyLingering(); });
+  MutexLock lock(mu_);
+  while (!OnlyLingering()) {
+    if (!no_connections_cv_.WaitUntil(mu_, deadline)) return OnlyLingering();
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

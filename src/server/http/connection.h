@@ -13,21 +13,21 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "core/mutex.h"
 #include "server/http/http_message.h"
 #include "server/http/http_server.h"
 #include "server/http/router.h"
@@ -136,7 +136,7 @@ class ServerCore {
   // Any thread. Used for work coming from outside the network threads (Responder calls).
   template <typename Fn>
   void Post(const Executor& executor, Fn&& fn) {
-    std::shared_lock lock(post_mu_);
+    ReaderMutexLock lock(post_mu_);
     if (!posting_stopped_) net::post(executor, std::forward<Fn>(fn));
   }
   void StopPosting();
@@ -182,25 +182,27 @@ class ServerCore {
   }
 
   // HttpServer's lifecycle (Start/Shutdown may be called from any thread).
-  std::mutex lifecycle_mu;
-  bool started = false;            // guarded by lifecycle_mu
-  bool accepting_stopped = false;  // guarded by lifecycle_mu
-  bool shut_down = false;          // guarded by lifecycle_mu
+  Mutex lifecycle_mu;
+  bool started ABSL_GUARDED_BY(lifecycle_mu) = false;
+  bool accepting_stopped ABSL_GUARDED_BY(lifecycle_mu) = false;
+  bool shut_down ABSL_GUARDED_BY(lifecycle_mu) = false;
 
  private:
-  // Requires mu_.
-  bool OnlyLingering() const { return connections_.size() == lingering_.size(); }
+  bool OnlyLingering() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return connections_.size() == lingering_.size();
+  }
 
-  // std:: mutexes rather than absl::Mutex: Debian's libabsl is not built with ThreadSanitizer,
-  // so TSan cannot see absl::Mutex's synchronisation and reports false races; it does see
-  // std::mutex (pthread). Guarded-by relations are in comments instead of annotations.
-  std::shared_mutex post_mu_;
-  bool posting_stopped_ = false;  // guarded by post_mu_
+  // core/mutex.h's wrappers over std:: mutexes (not absl::Mutex: Debian's libabsl is not built
+  // with ThreadSanitizer, which then cannot see its synchronisation), annotated for clang's
+  // -Wthread-safety (scripts/thread_safety.sh).
+  SharedMutex post_mu_;
+  bool posting_stopped_ ABSL_GUARDED_BY(post_mu_) = false;
 
-  std::mutex mu_;
-  std::condition_variable no_connections_cv_;     // signalled when OnlyLingering() may be true
-  absl::flat_hash_set<Connection*> connections_;  // guarded by mu_
-  absl::flat_hash_set<Connection*> lingering_;    // guarded by mu_; subset of connections_
+  mutable Mutex mu_;
+  CondVar no_connections_cv_;  // signalled when OnlyLingering() may be true
+  absl::flat_hash_set<Connection*> connections_ ABSL_GUARDED_BY(mu_);
+  // A subset of connections_.
+  absl::flat_hash_set<Connection*> lingering_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> draining_{false};
 };

@@ -166,7 +166,7 @@ HttpServer::HttpServer(std::shared_ptr<internal::ServerCore> core, int port)
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 void HttpServer::Start() {
-  std::lock_guard lock(core_->lifecycle_mu);
+  MutexLock lock(core_->lifecycle_mu);
   if (core_->started || core_->shut_down) return;
   core_->started = true;
   for (auto& context : core_->contexts) {
@@ -178,7 +178,7 @@ void HttpServer::Start() {
 }
 
 void HttpServer::StopAccepting() {
-  std::lock_guard lock(core_->lifecycle_mu);
+  MutexLock lock(core_->lifecycle_mu);
   if (core_->accepting_stopped) return;
   core_->accepting_stopped = true;
   auto close = [core = core_] {
@@ -202,7 +202,7 @@ void HttpServer::StopAccepting() {
 
 void HttpServer::Shutdown(std::chrono::milliseconds grace) {
   StopAccepting();
-  std::lock_guard lock(core_->lifecycle_mu);
+  MutexLock lock(core_->lifecycle_mu);
   if (core_->shut_down) return;
   core_->shut_down = true;
   core_->BeginShutdown();  // no new registrations; responses now carry Connection: close

@@ -91,19 +91,19 @@ TlsContext::~TlsContext() = default;
 
 absl::Status TlsContext::Reload() {
   ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> context, Build(files_));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   current_ = std::move(context);
   ++generation_;
   return absl::OkStatus();
 }
 
 std::shared_ptr<ssl::context> TlsContext::Current() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return current_;
 }
 
 uint64_t TlsContext::generation() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return generation_;
 }
 
