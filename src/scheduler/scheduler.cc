@@ -542,16 +542,27 @@ void Scheduler::Finish(Item& item, absl::StatusOr<std::vector<Tensor>> result,
     // the requests after it go on.
     spdlog::error("model '{}': ordering a result failed: {}", options_.name,
                   Describe(std::current_exception()));
+    if (item.sequence == next_to_deliver_) ++next_to_deliver_;
+    lock.Unlock();
     if (item.request.done) {
       Deliver(item.request.done, absl::InternalError("ordering the result failed"), timing);
     }
-    if (item.sequence == next_to_deliver_) ++next_to_deliver_;
+    lock.Lock();
   }
+  // Another thread is delivering: it takes this result too, in its turn.
+  if (delivering_) return;
+  delivering_ = true;
   for (auto it = pending_delivery_.begin();
        it != pending_delivery_.end() && it->first == next_to_deliver_;
-       it = pending_delivery_.erase(it), ++next_to_deliver_) {
-    it->second();
+       it = pending_delivery_.begin()) {
+    std::function<void()> deliver = std::move(it->second);
+    pending_delivery_.erase(it);
+    ++next_to_deliver_;
+    lock.Unlock();
+    deliver();  // Deliver() catches what a callback throws
+    lock.Lock();
   }
+  delivering_ = false;
 }
 
 SchedulerStats Scheduler::Stats() const {

@@ -205,10 +205,13 @@ class Scheduler {
   std::optional<SteadyTime> timer_wake_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
 
-  // preserve_ordering: results waiting for earlier ones (delivered under order_mu_, in order).
+  // preserve_ordering: results waiting for earlier ones. One thread at a time delivers them,
+  // in order, with order_mu_ released around each callback (a slow callback never holds up the
+  // workers that finish meanwhile: they only add their results).
   Mutex order_mu_;
   uint64_t next_to_deliver_ ABSL_GUARDED_BY(order_mu_) = 0;
   std::map<uint64_t, std::function<void()>> pending_delivery_ ABSL_GUARDED_BY(order_mu_);
+  bool delivering_ ABSL_GUARDED_BY(order_mu_) = false;
 
   std::vector<std::thread> workers_;
   std::thread timer_;
