@@ -12,8 +12,11 @@ command -v clang++ >/dev/null || { echo "thread_safety: needs clang (scripts/set
 # The annotated translation units (add a file here when its locks are annotated).
 FILES=(
   src/core/mutex_test.cc
+  src/core/fake_clock.cc
+  src/core/fake_clock_test.cc
   src/scheduler/scheduler.cc
   src/scheduler/scheduler_test.cc
+  src/scheduler/scheduler_hardening_test.cc
   src/repository/model_repository.cc
   src/repository/traffic_router.cc
   src/repository/repository_poller.cc

@@ -9,8 +9,9 @@
 namespace ptserve {
 namespace fs = std::filesystem;
 
-RepositoryPoller::RepositoryPoller(ModelRepository* repository, std::chrono::milliseconds interval)
-    : repository_(repository), interval_(interval) {}
+RepositoryPoller::RepositoryPoller(ModelRepository* repository, std::chrono::milliseconds interval,
+                                   Clock* clock)
+    : repository_(repository), interval_(interval), clock_(clock ? clock : Clock::Real()) {}
 
 RepositoryPoller::~RepositoryPoller() { Stop(); }
 
@@ -78,8 +79,9 @@ void RepositoryPoller::Start() {
 void RepositoryPoller::Loop() {
   MutexLock lock(mu_);
   while (!stop_) {
-    const auto next = std::chrono::steady_clock::now() + interval_;
-    while (!stop_ && cv_.WaitUntil(mu_, next)) {
+    const SteadyTime next = SaturatingAddMicros(
+        clock_->Now(), std::chrono::duration_cast<std::chrono::microseconds>(interval_).count());
+    while (!stop_ && clock_->WaitUntil(cv_, mu_, next)) {
     }
     if (stop_) break;
     lock.Unlock();

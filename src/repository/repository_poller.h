@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/mutex.h"
 #include "repository/model_repository.h"
 
@@ -26,8 +27,10 @@ namespace ptserve {
 
 class RepositoryPoller {
  public:
-  // `repository` is not owned and must outlive the poller.
-  RepositoryPoller(ModelRepository* repository, std::chrono::milliseconds interval);
+  // `repository` and `clock` are not owned and must outlive the poller. The
+  // interval is waited on `clock` (a FakeClock in tests).
+  RepositoryPoller(ModelRepository* repository, std::chrono::milliseconds interval,
+                   Clock* clock = Clock::Real());
   ~RepositoryPoller();  // Stop()s.
 
   // Records the repository as it is now as already applied (call after the
@@ -48,6 +51,7 @@ class RepositoryPoller {
 
   ModelRepository* const repository_;
   const std::chrono::milliseconds interval_;
+  Clock* const clock_;
   std::map<std::string, std::string> applied_;    // what the repository serves
   std::map<std::string, std::string> last_seen_;  // the previous scan
   void Loop();                                    // the poller's thread

@@ -355,7 +355,7 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
     }
     if (stopping_ && queued_ == 0) break;
     if (wake) {
-      work_cv_.WaitUntil(mu_, *wake);
+      options_.clock->WaitUntil(work_cv_, mu_, *wake);
     } else {
       work_cv_.Wait(mu_);
     }
@@ -505,7 +505,7 @@ void Scheduler::TimerLoop() {
       continue;
     }
     if (earliest) {
-      timer_cv_.WaitUntil(mu_, *earliest);
+      options_.clock->WaitUntil(timer_cv_, mu_, *earliest);
     } else {
       timer_cv_.Wait(mu_);
     }

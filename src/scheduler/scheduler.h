@@ -89,6 +89,9 @@ struct SchedulerOptions {
   int threads_per_execution = 1;
   // Executions and rows are counted here (not owned; may be null).
   metrics::ModelMetrics* metrics = nullptr;
+  // Time: Now() for queue times and deadlines, WaitUntil() for the workers'
+  // batch-delay waits and the timer's deadline waits (a FakeClock in tests).
+  // Not owned; outlives the scheduler.
   Clock* clock = Clock::Real();
 };
 

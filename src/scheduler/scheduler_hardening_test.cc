@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "absl/synchronization/notification.h"
+#include "core/fake_clock.h"
 #include "scheduler/scheduler.h"
 
 namespace ptserve {
@@ -134,10 +134,17 @@ TEST(SchedulerHardeningTest, ExceptionsFromTheModelAreInternalErrorsAndTheWorker
 
 TEST(SchedulerHardeningTest, EveryRequestOfAFailedBatchIsAnswered) {
   std::atomic<Throw> fail{Throw::kRuntimeError};
-  auto s = Make(Options(8, 200000), &fail);  // long delay: the 8 form one batch
+  FakeClock clock;  // never advanced: the 8 form one (full) batch
+  SchedulerOptions o = Options(8, 200000);
+  o.clock = &clock;
+  auto s = Make(o, &fail);
   std::vector<std::future<Outcome>> futures;
   for (int i = 0; i < 8; ++i) futures.push_back(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}));
-  for (auto& f : futures) EXPECT_EQ(f.get().status.code(), absl::StatusCode::kInternal);
+  for (auto& f : futures) {
+    Outcome r = f.get();
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(r.batch_size, 8);
+  }
 }
 
 TEST(SchedulerHardeningTest, ThrowingCallbacksDoNotStopTheWorker) {
@@ -183,17 +190,30 @@ TEST(SchedulerHardeningTest, HugeTimeoutsSaturateInsteadOfExpiringAtOnce) {
 
 TEST(SchedulerHardeningTest, HugeQueueDelaySaturates) {
   std::atomic<Throw> fail{Throw::kNothing};
-  // The batch fills (2 rows), so it goes although its delay is "forever".
-  auto s = Make(Options(2, std::numeric_limits<int64_t>::max()), &fail);
+  // The delay is "forever": a lone request waits however far the clock
+  // moves (the due time does not wrap around into the past) ...
+  FakeClock clock;
+  SchedulerOptions o = Options(2, std::numeric_limits<int64_t>::max());
+  o.clock = &clock;
+  auto s = Make(o, &fail);
   auto a = Submit(*s, {Zeros(DataType::kFp32, {1, 4})});
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(std::chrono::hours(24 * 365 * 100));
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // it looked at the new time and waits on
+  EXPECT_EQ(s->Stats().executions, 0u);
+  // ... and the batch goes once it fills (2 rows).
   auto b = Submit(*s, {Zeros(DataType::kFp32, {1, 4})});
-  ASSERT_EQ(a.wait_for(10s), std::future_status::ready);
-  EXPECT_TRUE(a.get().status.ok());
+  Outcome ra = a.get();
+  EXPECT_TRUE(ra.status.ok());
+  EXPECT_EQ(ra.batch_size, 2);
   EXPECT_TRUE(b.get().status.ok());
 }
 
-SchedulerOptions Padded(int64_t max_elements) {
-  SchedulerOptions o = Options(8, 100000);  // 100 ms: requests sent together batch together
+// On `clock`: nothing goes before the test advances it by the 100 ms delay
+// (or a batch fills), so requests sent together batch together.
+SchedulerOptions Padded(int64_t max_elements, Clock* clock) {
+  SchedulerOptions o = Options(8, 100000);
+  o.clock = clock;
   o.padding = {InputPadding{true, 0}};
   o.max_batch_elements = max_elements;
   o.input_names = {"tokens"};
@@ -202,7 +222,8 @@ SchedulerOptions Padded(int64_t max_elements) {
 
 TEST(SchedulerHardeningTest, ARequestNoPaddedBatchCouldHoldIsRejected) {
   std::atomic<Throw> fail{Throw::kNothing};
-  auto s = Make(Padded(1 << 20), &fail);
+  FakeClock clock;
+  auto s = Make(Padded(1 << 20, &clock), &fail);
   // Zero elements, but padded with any partner it would be [2, 1, 2^40].
   absl::Status status;
   Submit(*s, {Zeros(DataType::kInt64, {1, 0, int64_t{1} << 40})}, &status);
@@ -214,37 +235,50 @@ TEST(SchedulerHardeningTest, ARequestNoPaddedBatchCouldHoldIsRejected) {
          &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   // The scheduler goes on serving.
-  EXPECT_TRUE(Submit(*s, {Zeros(DataType::kInt64, {1, 3, 3})}).get().status.ok());
+  auto ok = Submit(*s, {Zeros(DataType::kInt64, {1, 3, 3})});
+  clock.Advance(100000);
+  EXPECT_TRUE(ok.get().status.ok());
 }
 
 TEST(SchedulerHardeningTest, RequestsThatWouldMakeAPaddedBatchTooLargeRunApart) {
   std::atomic<Throw> fail{Throw::kNothing};
   ThrowingInstance* raw = nullptr;
-  auto s = Make(Padded(1 << 20), &fail, &raw);
+  FakeClock clock;
+  auto s = Make(Padded(1 << 20, &clock), &fail, &raw);
   // Each fits (1024 elements padded alone); together [2, 1024, 1024] = 2^21.
   auto a = Submit(*s, {Zeros(DataType::kInt64, {1, 1024, 0})});
   auto b = Submit(*s, {Zeros(DataType::kInt64, {1, 0, 1024})});
   auto c = Submit(*s, {Zeros(DataType::kInt64, {1, 4, 0})});  // joins a's batch
+  clock.Advance(100000);
   Outcome ra = a.get(), rb = b.get(), rc = c.get();
   EXPECT_TRUE(ra.status.ok()) << ra.status;
   EXPECT_TRUE(rb.status.ok()) << rb.status;
   EXPECT_TRUE(rc.status.ok()) << rc.status;
   s->Drain();
+  EXPECT_EQ(ra.batch_size, 2);
   EXPECT_EQ(rb.batch_size, 1);
-  for (int64_t rows : raw->batch_rows) EXPECT_LE(rows, 2);
+  EXPECT_EQ(rc.batch_size, 2);
+  EXPECT_EQ(raw->batch_rows, (std::vector<int64_t>{2, 1}));
 }
 
 TEST(SchedulerHardeningTest, BatchesRespectTheByteLimit) {
   std::atomic<Throw> fail{Throw::kNothing};
   ThrowingInstance* raw = nullptr;
+  FakeClock clock;
   SchedulerOptions o = Options(8, 100000);
   o.max_batch_bytes = 3 * 4 * 4;  // three rows of 4 floats
+  o.clock = &clock;
   auto s = Make(o, &fail, &raw);
   std::vector<std::future<Outcome>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(Submit(*s, {Zeros(DataType::kFp32, {1, 4})}));
-  for (auto& f : futures) EXPECT_TRUE(f.get().status.ok());
+  clock.Advance(100000);  // the six were queued together
+  for (auto& f : futures) {
+    Outcome r = f.get();
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    EXPECT_EQ(r.batch_size, 3);
+  }
   s->Drain();
-  for (int64_t rows : raw->batch_rows) EXPECT_LE(rows, 3);
+  EXPECT_EQ(raw->batch_rows, (std::vector<int64_t>{3, 3}));
 }
 
 }  // namespace
