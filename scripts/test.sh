@@ -51,7 +51,7 @@ if part tsan; then
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/repository/repository_test --gtest_brief=1
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/serving/serving_test --gtest_brief=1
   TSAN_OPTIONS="halt_on_error=1" build-tsan/src/metrics/metrics_test --gtest_brief=1 \
-    --gtest_filter=-*Death*:*HotPathCost*
+    --gtest_filter=-*Death*
 fi
 
 if part tsan; then
