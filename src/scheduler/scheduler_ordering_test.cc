@@ -27,15 +27,21 @@ class EchoInstance : public ModelInstance {
   std::atomic<int>* executed_;
 };
 
-TEST(SchedulerOrderingTest, ASlowCallbackDoesNotHoldUpTheOtherInstances) {
-  std::atomic<int> executed{0};
+// A preserve_ordering scheduler over `instances` echo instances.
+std::unique_ptr<Scheduler> Ordered(int instances, int64_t max_batch, std::atomic<int>* executed) {
   SchedulerOptions o;
   o.name = "ordered";
-  o.max_batch_size = 1;
+  o.max_batch_size = max_batch;
+  o.dynamic_batching = max_batch > 1;
   o.preserve_ordering = true;
-  std::vector<std::unique_ptr<ModelInstance>> instances;
-  for (int i = 0; i < 2; ++i) instances.push_back(std::make_unique<EchoInstance>(&executed));
-  auto scheduler = Scheduler::Create(std::move(o), std::move(instances)).value();
+  std::vector<std::unique_ptr<ModelInstance>> list;
+  for (int i = 0; i < instances; ++i) list.push_back(std::make_unique<EchoInstance>(executed));
+  return Scheduler::Create(std::move(o), std::move(list)).value();
+}
+
+TEST(SchedulerOrderingTest, ASlowCallbackDoesNotHoldUpTheOtherInstances) {
+  std::atomic<int> executed{0};
+  auto scheduler = Ordered(2, 1, &executed);
 
   constexpr int kRequests = 3;
   std::mutex mu;
@@ -72,14 +78,7 @@ TEST(SchedulerOrderingTest, ASlowCallbackDoesNotHoldUpTheOtherInstances) {
 
 TEST(SchedulerOrderingTest, InOrderUnderConcurrency) {
   std::atomic<int> executed{0};
-  SchedulerOptions o;
-  o.name = "ordered";
-  o.max_batch_size = 4;
-  o.dynamic_batching = true;
-  o.preserve_ordering = true;
-  std::vector<std::unique_ptr<ModelInstance>> instances;
-  for (int i = 0; i < 4; ++i) instances.push_back(std::make_unique<EchoInstance>(&executed));
-  auto scheduler = Scheduler::Create(std::move(o), std::move(instances)).value();
+  auto scheduler = Ordered(4, 4, &executed);
   constexpr int kRequests = 400;
   std::mutex mu;
   std::vector<int> order, enqueued;
