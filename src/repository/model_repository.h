@@ -10,6 +10,10 @@
 // while the old ones keep serving, then the map is swapped; a version in use
 // lives on until its last request finishes. One broken model never stops the
 // others. Thread-safe.
+//
+// What to load comes from load_plan.h (config -> versions, scheduler options,
+// instance placements), the warm-up from warmup.h; this class runs the loads
+// and keeps each version's state (core/model_state.h) and lifetime.
 #ifndef PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
 #define PTSERVE_REPOSITORY_MODEL_REPOSITORY_H_
 
