@@ -24,29 +24,25 @@ using ::testing::HasSubstr;
 //   "alloc"   Load() throws std::bad_alloc
 //   "threads" CreateInstance() throws std::system_error
 //   "boom"    Execute() throws std::runtime_error (so warm-up fails)
-//   "slow"    Execute() waits for the test's gate once warm-up is over
+//   "slow"    Execute() waits for FakeBackend::gate once the test sets it
 class EchoInstance : public ModelInstance {
  public:
-  EchoInstance(bool throws, std::shared_future<void> gate)
-      : throws_(throws), gate_(std::move(gate)) {}
+  EchoInstance(bool throws, const std::shared_future<void>* gate) : throws_(throws), gate_(gate) {}
   absl::StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     if (throws_) throw std::runtime_error("kaboom");
-    if (gate_.valid() && ++executions_ > kWarmupExecutions) gate_.wait();
+    if (gate_ != nullptr && gate_->valid()) gate_->wait();
     return std::vector<Tensor>{inputs[0]};
   }
-  // Generated warm-up for the default config: batch 1 and batch 4, three times each.
-  static constexpr int kWarmupExecutions = 6;
 
  private:
   bool throws_;
-  std::shared_future<void> gate_;
-  int executions_ = 0;
+  const std::shared_future<void>* gate_;  // null: never waits
 };
 
 class EchoModel : public LoadedModel {
  public:
-  EchoModel(const BackendLoadRequest& r, std::shared_future<void> gate)
-      : name_(r.model_name), gate_(std::move(gate)) {
+  EchoModel(const BackendLoadRequest& r, const std::shared_future<void>* gate)
+      : name_(r.model_name), gate_(gate) {
     inputs_ = r.inputs;
     if (inputs_.empty()) inputs_.push_back({.name = "x", .dtype = DataType::kFp32, .dims = {4}});
     outputs_ = r.outputs;
@@ -60,13 +56,12 @@ class EchoModel : public LoadedModel {
       throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                               "thread creation");
     }
-    return std::make_unique<EchoInstance>(name_ == "boom",
-                                          name_ == "slow" ? gate_ : std::shared_future<void>());
+    return std::make_unique<EchoInstance>(name_ == "boom", name_ == "slow" ? gate_ : nullptr);
   }
 
  private:
   std::string name_;
-  std::shared_future<void> gate_;
+  const std::shared_future<void>* gate_;
   std::vector<TensorSpec> inputs_, outputs_;
   std::vector<std::string> notes_;
 };
@@ -76,10 +71,12 @@ class FakeBackend : public Backend {
   absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const BackendLoadRequest& r) override {
     if (r.model_name == "alloc") throw std::bad_alloc();
     loaded_files.push_back((fs::path(r.version_dir) / r.model_file).string());
-    return std::make_shared<EchoModel>(r, gate);
+    return std::make_shared<EchoModel>(r, &gate);
   }
   std::vector<std::string> loaded_files;
-  std::shared_future<void> gate;  // for "slow"
+  // Model "slow" waits for it once set (after its load: warm-up runs through). Set before the
+  // requests it should hold are enqueued, which orders the write before the instances' reads.
+  std::shared_future<void> gate;
 };
 
 // Under ThreadSanitizer, parsing a config with map fields (parameters,
@@ -472,15 +469,17 @@ TEST_F(RepositoryTest, AFailedLoadCanBeRetried) {
 // Unloading a model with requests running and queued: new requests are
 // refused at once, the accepted ones all complete (no lost work).
 TEST_F(RepositoryTest, UnloadUnderTraffic) {
-  std::promise<void> gate;
-  backend_.gate = gate.get_future().share();
   AddModel("slow",
            std::string(kGoodConfig) + "dynamic_batching { max_queue_delay_microseconds: 0 }");
   ASSERT_TRUE(Repo().Load("slow").ok());
+  std::promise<void> gate;
+  backend_.gate = gate.get_future().share();
   std::shared_ptr<ModelVersion> version = Repo().Get("slow", "").value();
   constexpr int kRequests = 8;
   std::vector<std::promise<absl::Status>> done(kRequests);
+  std::vector<std::future<absl::Status>> results;
   for (int i = 0; i < kRequests; ++i) {
+    results.push_back(done[i].get_future());
     InferenceRequest request;
     request.inputs.push_back({"x", Tensor::Allocate(DataType::kFp32, {1, 4}).value()});
     ASSERT_TRUE(version
@@ -495,8 +494,10 @@ TEST_F(RepositoryTest, UnloadUnderTraffic) {
   ASSERT_TRUE(Repo().Unload("slow").ok());  // does not wait for them
   EXPECT_EQ(Repo().Get("slow", "").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Repo().VersionState("slow", "1"), ModelState::kUnloaded);
+  // Still held by the gate: the unload neither waited for them nor answered them.
+  EXPECT_EQ(results.back().wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   gate.set_value();
-  for (int i = 0; i < kRequests; ++i) EXPECT_TRUE(done[i].get_future().get().ok()) << i;
+  for (int i = 0; i < kRequests; ++i) EXPECT_TRUE(results[i].get().ok()) << i;
   EXPECT_EQ(Repo().invalid_transitions(), 0);
 }
 

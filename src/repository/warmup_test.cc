@@ -125,13 +125,11 @@ class WarmupFileTest : public ::testing::Test {
   void Write(const std::string& name, const std::string& bytes) {
     std::ofstream(dir_ / "warmup" / name, std::ios::binary) << bytes;
   }
-  LoadPlan Plan(const std::string& file, const std::string& type = "TYPE_FP32") {
-    const std::string config =
-        absl::StrCat("name: \"m\" max_batch_size: 4\n", "input { name: \"x\" data_type: ", type,
-                     " dims: [2] }\n",
-                     "model_warmup { name: \"w\" batch_size: 2 count: 5 inputs { key: \"x\" value: "
-                     "{ data_type: ",
-                     type, " dims: [2] input_data_file: \"", file, "\" } } }\n");
+  LoadPlan Plan(const std::string& file) {
+    const std::string config = absl::StrCat(
+        "name: \"m\" max_batch_size: 4\n", "input { name: \"x\" data_type: TYPE_FP32 dims: [2] }\n",
+        "model_warmup { name: \"w\" batch_size: 2 count: 5 inputs { key: \"x\" value: { ",
+        "data_type: TYPE_FP32 dims: [2] input_data_file: \"", file, "\" } } }\n");
     return PlanOf(config, dir_.string());
   }
   fs::path dir_;
