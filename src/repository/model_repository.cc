@@ -152,6 +152,8 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
   sched.threads_per_execution = intra;
   sched.max_batch_elements = options.max_tensor_elements;
   sched.max_batch_bytes = options.max_batch_bytes;
+  sched.inline_when_idle = options.inline_when_idle;
+  sched.worker_spin_us = options.worker_spin_us;
   std::shared_ptr<metrics::ModelMetrics> model_metrics =
       options.metrics->ForModel(c.name(), std::to_string(version));
   sched.metrics = model_metrics.get();

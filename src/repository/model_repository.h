@@ -65,6 +65,10 @@ class ModelRepository {
     // every model that should serve is serving; false = AllReady() always
     // (the server is ready once it is up, whatever the models).
     bool strict_readiness = true;
+    // SchedulerOptions::inline_when_idle and worker_spin_us for every model
+    // (the server's --inline-execution and --worker-spin-us).
+    bool inline_when_idle = false;
+    int64_t worker_spin_us = 0;
     // Loads an operator library (the server's OperatorLibraries::Load) named
     // by a model's OPERATOR_LIBRARIES parameter, before the model loads: the
     // resolved path, and who asks ("model 'det'"). Must be thread-safe and

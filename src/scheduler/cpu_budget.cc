@@ -16,6 +16,14 @@ int CpuBudget::Acquire(int n) {
   return n;
 }
 
+int CpuBudget::TryAcquire(int n) {
+  n = std::clamp(n, 1, capacity_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (next_ticket_ != now_serving_ || free_ < n) return 0;  // waiters go first
+  free_ -= n;
+  return n;
+}
+
 void CpuBudget::Release(int n) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -25,20 +25,38 @@ class CpuBudget {
   // Blocks until `n` slots (clamped to 1..capacity) are free and it is this
   // caller's turn; returns the number taken.
   int Acquire(int n);
+  // Takes `n` slots (clamped) only if they are free now and nobody waits;
+  // returns the number taken, 0 if none. Never blocks on other holders.
+  int TryAcquire(int n);
   void Release(int n);
 
   class Lease {
    public:
+    // A null budget: no limit, nothing held.
     Lease(CpuBudget* budget, int n) : budget_(budget), n_(budget ? budget->Acquire(n) : 0) {}
+    // Takes the slots only if they are free now: owns() says whether it did.
+    Lease(CpuBudget* budget, int n, std::try_to_lock_t)
+        : budget_(budget), n_(budget ? budget->TryAcquire(n) : 0), owns_(!budget || n_ > 0) {
+      if (n_ == 0) budget_ = nullptr;
+    }
     ~Lease() {
       if (budget_) budget_->Release(n_);
     }
+    Lease(Lease&& other) noexcept : budget_(other.budget_), n_(other.n_), owns_(other.owns_) {
+      other.budget_ = nullptr;
+      other.n_ = 0;
+      other.owns_ = false;
+    }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
+    Lease& operator=(Lease&&) = delete;
+    // The execution may run: the slots are held, or there is no budget.
+    bool owns() const { return owns_; }
 
    private:
     CpuBudget* budget_;
     int n_;
+    bool owns_ = true;
   };
 
  private:

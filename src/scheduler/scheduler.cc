@@ -40,6 +40,14 @@ std::string Describe(std::exception_ptr error) {
 // its own bookkeeping (so that a persistent failure does not spin).
 constexpr auto kBackOff = std::chrono::milliseconds(10);
 
+// Tells schedulers apart for RunInline's record of what a thread is bound to.
+std::atomic<uint64_t> next_scheduler_id{1};
+
+// The scheduler (by id) and instance this thread last ran an inline request
+// on: BindToThread runs again only when that changes.
+thread_local uint64_t inline_bound_scheduler = 0;
+thread_local size_t inline_bound_instance = 0;
+
 BatchLimits MakeBatchLimits(const SchedulerOptions& options) {
   BatchLimits limits;
   limits.max_elements = options.max_batch_elements > 0 ? options.max_batch_elements : INT64_MAX;
@@ -84,19 +92,23 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
   return scheduler;
 }
 
-Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances)
+Scheduler::Scheduler(SchedulerOptions options,
+                     std::vector<std::unique_ptr<ModelInstance>> instances)
     : options_(std::move(options)),
       batch_limits_(MakeBatchLimits(options_)),
-      instances_(std::move(instances)) {
+      instances_(std::move(instances)),
+      id_(next_scheduler_id.fetch_add(1)) {
   queues_.resize(std::max(1, options_.priority_levels) + 1);
+  MutexLock lock(mu_);
+  instance_busy_.assign(instances_.size(), false);
 }
 
 absl::Status Scheduler::Start() {
   try {
     workers_.reserve(instances_.size());
     thread_ids_.reserve(instances_.size() + 1);
-    for (auto& instance : instances_) {
-      workers_.emplace_back([this, i = instance.get()] { WorkerLoop(i); });
+    for (size_t i = 0; i < instances_.size(); ++i) {
+      workers_.emplace_back([this, i] { WorkerLoop(i); });
     }
     timer_ = std::thread([this] { TimerLoop(); });
   } catch (...) {
@@ -140,6 +152,8 @@ void Scheduler::Drain() {
     for (auto& worker : workers_) worker.join();
     {
       MutexLock lock(mu_);
+      // Inline runs end on their callers' threads (RunInline wakes us).
+      while (inline_running_ > 0) work_cv_.Wait(mu_);
       timer_stop_ = true;
     }
     timer_cv_.NotifyAll();
@@ -182,11 +196,35 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
   const size_t level = LevelOf(request);
   const bool batching = options_.max_batch_size > 0;
   bool wake_timer = false;
+  bool wake_all = false;
   uint64_t ticket;
   {
     MutexLock lock(mu_);
     if (stopping_) {
       return absl::UnavailableError(absl::StrCat("model '", options_.name, "' is shutting down"));
+    }
+    const bool idle = queued_ == 0 && in_flight_ == 0;
+    idle_arrivals_ = idle ? std::min(idle_arrivals_ + 1, kInlineIdleStreak) : 0;
+    if (options_.inline_when_idle && idle && idle_arrivals_ >= kInlineIdleStreak &&
+        recent_compute_us_ >= 0 && recent_compute_us_ <= kMaxInlineComputeUs &&
+        ++eligible_arrivals_ % kInlineProbeInterval != 0) {
+      const int64_t rows = batching ? ItemRows(request.inputs) : 1;
+      const auto free = std::find(instance_busy_.begin(), instance_busy_.end(), false);
+      if (free != instance_busy_.end() && RunsAloneAtOnce(rows)) {
+        CpuBudget::Lease lease(options_.cpu_budget.get(), options_.threads_per_execution,
+                               std::try_to_lock);
+        if (lease.owns()) {
+          const size_t index = static_cast<size_t>(free - instance_busy_.begin());
+          *free = true;
+          ++inline_running_;
+          ++in_flight_;
+          ticket = next_ticket_++;
+          Item item{ticket, next_sequence_++, std::move(request), rows, now, deadline};
+          lock.Unlock();
+          RunInline(index, std::move(item), std::move(lease));
+          return ticket;
+        }
+      }
     }
     if (queued_ >= options_.max_queue_size) {
       ++stats_.rejected;
@@ -209,10 +247,62 @@ absl::StatusOr<uint64_t> Scheduler::Enqueue(ScheduledRequest request) {
       timer_wake_ = deadline;
       wake_timer = true;
     }
+    // A worker whose instance runs inline cannot take the request: wake them
+    // all so that a free one does.
+    wake_all = inline_running_ > 0;
   }
-  work_cv_.NotifyOne();
+  arrivals_.fetch_add(1, std::memory_order_release);
+  if (wake_all) {
+    work_cv_.NotifyAll();
+  } else {
+    work_cv_.NotifyOne();
+  }
   if (wake_timer) timer_cv_.NotifyOne();
   return ticket;
+}
+
+bool Scheduler::RunsAloneAtOnce(int64_t rows) const {
+  if (!options_.dynamic_batching || options_.max_batch_size == 0) return true;
+  return options_.max_queue_delay_us == 0 || rows >= options_.max_batch_size || IsPreferred(rows);
+}
+
+void Scheduler::RunInline(size_t index, Item item, CpuBudget::Lease lease) {
+  ModelInstance* instance = instances_[index].get();
+  if (inline_bound_scheduler != id_ || inline_bound_instance != index) {
+    try {
+      instance->BindToThread();
+    } catch (...) {
+      spdlog::error("model '{}': preparing instance {} on a network thread failed: {}",
+                    options_.name, instance->Describe(), Describe(std::current_exception()));
+    }
+    inline_bound_scheduler = id_;
+    inline_bound_instance = index;
+  }
+  std::vector<Item> batch;
+  try {
+    batch.push_back(std::move(item));
+  } catch (...) {
+    // Out of memory before anything ran: the request is answered, not lost.
+  }
+  if (batch.empty()) {
+    InferenceTiming timing;
+    Finish(item, absl::ResourceExhaustedError("out of memory"), timing);
+  } else {
+    RunBatch(instance, batch, &lease);
+  }
+  {
+    CpuBudget::Lease released = std::move(lease);  // slots back before the workers look
+  }
+  batch.clear();  // the finished request and what its callback holds, outside the lock
+  bool wake = false;
+  {
+    MutexLock lock(mu_);
+    instance_busy_[index] = false;
+    --inline_running_;
+    --in_flight_;
+    wake = queued_ > 0 || stopping_;
+  }
+  if (wake) work_cv_.NotifyAll();
 }
 
 bool Scheduler::Cancel(uint64_t ticket) {
@@ -315,7 +405,24 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
   return true;
 }
 
-void Scheduler::WorkerLoop(ModelInstance* instance) {
+bool Scheduler::SpinForWork() {
+  // Real time, not options_.clock: the spin spends CPU time, it schedules nothing.
+  const uint64_t seen = arrivals_.load(std::memory_order_acquire);
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(options_.worker_spin_us);
+  mu_.Unlock();
+  bool arrived = false;
+  while (!arrived && std::chrono::steady_clock::now() < until) {
+    for (int i = 0; i < 64 && !arrived; ++i) {
+      arrived = arrivals_.load(std::memory_order_acquire) != seen;
+    }
+  }
+  mu_.Lock();
+  return arrived || queued_ > 0 || stopping_;
+}
+
+void Scheduler::WorkerLoop(size_t index) {
+  ModelInstance* instance = instances_[index].get();
   try {
     instance->BindToThread();
   } catch (...) {
@@ -327,6 +434,11 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
     std::vector<Item> batch;
     std::optional<SteadyTime> wake;
     bool took = false;
+    if (instance_busy_[index]) {  // running an inline request: not this worker's turn
+      if (stopping_ && queued_ == 0) break;
+      work_cv_.Wait(mu_);
+      continue;
+    }
     try {
       took = TakeBatch(&batch, &wake);
     } catch (...) {
@@ -341,6 +453,7 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
     if (took) {
       queued_ -= batch.size();
       in_flight_ += batch.size();
+      instance_busy_[index] = true;
       const bool more = queued_ > 0;
       lock.Unlock();
       if (more) work_cv_.NotifyOne();
@@ -351,9 +464,11 @@ void Scheduler::WorkerLoop(ModelInstance* instance) {
       batch.clear();
       lock.Lock();
       in_flight_ -= finished;
+      instance_busy_[index] = false;
       continue;
     }
     if (stopping_ && queued_ == 0) break;
+    if (!wake && options_.worker_spin_us > 0 && SpinForWork()) continue;
     if (wake) {
       options_.clock->WaitUntil(work_cv_, mu_, *wake);
     } else {
@@ -381,7 +496,8 @@ absl::StatusOr<std::vector<std::vector<Tensor>>> Scheduler::ExecuteGuarded(
   }
 }
 
-void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
+void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch,
+                         CpuBudget::Lease* lease) {
   std::vector<const ItemInputs*> items;
   int64_t rows = 0;
   absl::StatusOr<std::vector<std::vector<Tensor>>> split;
@@ -394,7 +510,9 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
       rows += item.rows;
     }
     // Waiting for a CPU slot counts as queue time, not compute time.
-    CpuBudget::Lease lease(options_.cpu_budget.get(), options_.threads_per_execution);
+    std::optional<CpuBudget::Lease> own_lease;
+    if (lease == nullptr)
+      own_lease.emplace(options_.cpu_budget.get(), options_.threads_per_execution);
     start = options_.clock->Now();
     split = ExecuteGuarded(instance, items, rows);
     end = options_.clock->Now();
@@ -418,6 +536,9 @@ void Scheduler::RunBatch(ModelInstance* instance, std::vector<Item>& batch) {
     MutexLock lock(mu_);
     ++stats_.executions;
     stats_.inferences += rows;
+    const int64_t compute_us = std::max<int64_t>(0, MicrosBetween(start, end));
+    recent_compute_us_ =
+        recent_compute_us_ < 0 ? compute_us : (3 * recent_compute_us_ + compute_us) / 4;
     if (split.ok()) {
       BatchExecutionStats& by_size = stats_.batches[rows];
       ++by_size.count;

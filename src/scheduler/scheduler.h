@@ -10,6 +10,19 @@
 // thread rejects queued requests at their deadline, even while all workers
 // are busy.
 //
+// Inline runs (SchedulerOptions::inline_when_idle): when the model is idle
+// and fast, Enqueue runs the request on the caller's thread instead of
+// handing it to a worker: no wake-up, and the inputs are still in the
+// caller's caches. "Idle": nothing queued or running, the CPU slots free, and
+// the last few arrivals found it so too (traffic one request at a time).
+// "Fast": its recent executions took at most kMaxInlineComputeUs (the caller
+// is a network thread: it serves nothing else meanwhile). The request must be
+// one an idle worker would run alone at once (no batching delay to wait
+// out). Every kInlineProbeInterval-th such request still goes to a worker:
+// while it runs, the caller can read requests that queued up behind its
+// inline runs, and those end the idle streak. Under load every request goes
+// through the queue, so batching is unchanged.
+//
 //   auto scheduler = Scheduler::Create(options, std::move(instances)).value();
 //   absl::StatusOr<uint64_t> ticket = scheduler->Enqueue(std::move(request));
 //   if (!ticket.ok()) ...  // UNAVAILABLE: queue full, answer 503 at once
@@ -21,7 +34,8 @@
 // logged and never reaches std::terminate. Deadlines saturate: a huge
 // timeout means "no deadline", never a wrapped-around one.
 //
-// Thread-safe. Enqueue() and Cancel() never block on inference.
+// Thread-safe. Cancel() never blocks on inference; Enqueue() only for its
+// own request's inline run.
 #ifndef PTSERVE_SCHEDULER_SCHEDULER_H_
 #define PTSERVE_SCHEDULER_SCHEDULER_H_
 
@@ -89,6 +103,13 @@ struct SchedulerOptions {
   int threads_per_execution = 1;
   // Executions and rows are counted here (not owned; may be null).
   metrics::ModelMetrics* metrics = nullptr;
+  // Run a request on Enqueue's thread when the model is idle and fast (see
+  // above).
+  bool inline_when_idle = false;
+  // How long an idle worker polls for new work before it sleeps on the
+  // condition variable (0: it sleeps at once). A request that arrives within
+  // the spin skips the futex wake-up; the spin costs a CPU while it lasts.
+  int64_t worker_spin_us = 0;
   // Time: Now() for queue times and deadlines, WaitUntil() for the workers'
   // batch-delay waits and the timer's deadline waits (a FakeClock in tests).
   // Not owned; outlives the scheduler.
@@ -126,6 +147,12 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
+  // Inline runs: the longest recent execution time, the idle arrivals in a
+  // row needed, and how often an eligible request still goes to a worker.
+  static constexpr int64_t kMaxInlineComputeUs = 1000;
+  static constexpr int kInlineIdleStreak = 4;
+  static constexpr uint64_t kInlineProbeInterval = 16;
+
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
       SchedulerOptions options, std::vector<std::unique_ptr<ModelInstance>> instances);
   ~Scheduler();  // Drain()s.
@@ -133,10 +160,12 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues the request; never blocks. UNAVAILABLE when the queue is full or
-  // the scheduler is draining; INVALID_ARGUMENT for a bad priority or a
-  // request that no padded batch could hold (CheckItemFootprint). On OK the
-  // request's `done` runs exactly once, later, on a worker or timer thread.
+  // Queues the request; never blocks on other requests' inference. UNAVAILABLE
+  // when the queue is full or the scheduler is draining; INVALID_ARGUMENT for
+  // a bad priority or a request that no padded batch could hold
+  // (CheckItemFootprint). On OK the request's `done` runs exactly once: later,
+  // on a worker or timer thread, or, for an inline run, on this thread before
+  // Enqueue returns.
   // The caller keeps this scheduler alive until Enqueue returns (the request
   // may finish, and drop its owner's last reference, before it does).
   absl::StatusOr<uint64_t> Enqueue(ScheduledRequest request);
@@ -172,12 +201,22 @@ class Scheduler {
   // Starts the worker and timer threads; on failure (std::system_error: no
   // more threads) stops the ones started and returns an error.
   absl::Status Start();
-  void WorkerLoop(ModelInstance* instance);
+  void WorkerLoop(size_t index);
+  // Whether a lone request with `rows` rows would be taken at once by an idle
+  // worker (no batching delay to wait out).
+  bool RunsAloneAtOnce(int64_t rows) const;
+  // Runs `item` on this thread on instance `index` (claimed by Enqueue).
+  void RunInline(size_t index, Item item, CpuBudget::Lease lease);
+  // Polls for up to worker_spin_us for new work with mu_ released; true when
+  // some arrived (or the scheduler is stopping).
+  bool SpinForWork() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TimerLoop();
   // Picks the next batch, or returns the time to look again.
   bool TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunBatch(ModelInstance* instance, std::vector<Item>& batch);
+  // Runs a batch; takes the CPU slots first unless `lease` already holds them.
+  void RunBatch(ModelInstance* instance, std::vector<Item>& batch,
+                CpuBudget::Lease* lease = nullptr);
   // Gathers, executes and splits a batch; never throws (an exception becomes
   // an Internal error for the whole batch).
   absl::StatusOr<std::vector<std::vector<Tensor>>> ExecuteGuarded(
@@ -207,6 +246,20 @@ class Scheduler {
   bool timer_stop_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<SteadyTime> timer_wake_ ABSL_GUARDED_BY(mu_);
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+  // Per instance: running a batch now (on its worker or inline).
+  std::vector<bool> instance_busy_ ABSL_GUARDED_BY(mu_);
+  size_t inline_running_ ABSL_GUARDED_BY(mu_) = 0;
+  // For inline runs: arrivals in a row that found the model idle (nothing
+  // queued or running), inline-eligible arrivals so far, and a moving average
+  // of execution times (-1 until the first execution).
+  int idle_arrivals_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t eligible_arrivals_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t recent_compute_us_ ABSL_GUARDED_BY(mu_) = -1;
+  // Counts Enqueue()s: what a spinning worker watches without the lock.
+  std::atomic<uint64_t> arrivals_{0};
+  // Identifies this scheduler to the threads its inline runs bound (see
+  // RunInline).
+  const uint64_t id_;
 
   // preserve_ordering: results waiting for earlier ones. One thread at a time delivers them,
   // in order, with order_mu_ released around each callback (a slow callback never holds up the

@@ -62,6 +62,8 @@ struct ServerFlags {
   int inter_op_threads = 1;
   int cpus = 0;
   bool cpu_budget = true;
+  bool inline_execution = true;
+  int worker_spin_us = 0;
   bool metrics = true;
   bool log_requests = false;
   int slow_request_ms = 1000;
@@ -212,6 +214,18 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "Share the CPUs among all models' executions: an execution waits for as many "
                  "free CPUs as it has intra-op threads, so models never oversubscribe the machine")
       ->envname("PTSERVE_CPU_BUDGET")->capture_default_str();
+  app.add_option("--inline-execution", f.inline_execution,
+                 "Run a request on the network thread that received it when its model is idle "
+                 "(nothing queued, an instance free, requests arriving no faster than the model "
+                 "answers them): saves the hand-off to the instance's thread at low load")
+      ->envname("PTSERVE_INLINE_EXECUTION")
+      ->capture_default_str();
+  app.add_option("--worker-spin-us", f.worker_spin_us,
+                 "How long an idle instance thread polls for the next request before it sleeps "
+                 "(0: sleeps at once; a spin costs a CPU while it lasts)")
+      ->envname("PTSERVE_WORKER_SPIN_US")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--strict-readiness", f.strict_readiness,
                  "true: /v2/health/ready only when every model that should be loaded is ready; "
                  "false: ready once the server is up, even if some models are not")
@@ -307,6 +321,8 @@ int Run(int argc, char** argv) {
   repo_options.metrics = &metrics;
   repo_options.max_tensor_elements = flags.max_elements;  // also bounds padded batches
   repo_options.strict_readiness = flags.strict_readiness;
+  repo_options.inline_when_idle = flags.inline_execution;
+  repo_options.worker_spin_us = flags.worker_spin_us;
   repo_options.load_operator_library = [&operator_libraries](const std::string& path,
                                                              const std::string& origin) {
     const size_t before = operator_libraries.Loaded().size();
