@@ -7,6 +7,8 @@
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -19,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "backend/dynamic_quantization.h"
+#include "backend/linear_kernels.h"
 #include "backend/onednn_probe.h"
 #include "backend/torch_call.h"
 #include "backend/torch_compat.h"
@@ -212,12 +215,133 @@ bool HasQuantizedOps(const Module& module) {
   return false;
 }
 
+// `args` with `batch` rows: dimension 0 of each tensor cut or repeated.
+std::vector<c10::IValue> AtBatch(const std::vector<c10::IValue>& args, int64_t batch) {
+  std::vector<c10::IValue> out;
+  for (const c10::IValue& a : args) {
+    if (a.isTensor() && a.toTensor().dim() > 0 && a.toTensor().size(0) > 0) {
+      const at::Tensor& t = a.toTensor();
+      out.emplace_back(t.index_select(0, at::arange(batch, at::kLong).remainder(t.size(0))));
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+// The p50 microseconds of forward() on `args` for `a` and for `b`, their runs
+// interleaved so that drift (clock frequency, other load) hits both alike.
+// Bounded: at most 41 runs each and about 40 ms in all, after 3 warm-up runs.
+std::pair<double, double> InterleavedP50Us(AcceleratedModule& a, AcceleratedModule& b,
+                                           const std::vector<c10::IValue>& args) {
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < 3; ++i) {
+    RunAccelerated(a, args);
+    RunAccelerated(b, args);
+  }
+  auto time = [&](AcceleratedModule& m) {
+    const auto t0 = Clock::now();
+    RunAccelerated(m, args);
+    return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  };
+  std::vector<double> ta, tb;
+  const auto end = Clock::now() + std::chrono::milliseconds(40);
+  while (ta.size() < 41 && (ta.size() < 5 || Clock::now() < end)) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+  }
+  auto p50 = [](std::vector<double>& t) {
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    return t[t.size() / 2];
+  };
+  return {p50(ta), p50(tb)};
+}
+
+// The gemv path is kept at a batch size only when its p50 is at most this
+// fraction of the default's: load-time timings are short and noisy.
+constexpr double kGemvMargin = 0.9;
+
 struct Candidate {
   std::string description;
   Tolerance tolerance;                       // for the default OPTIMIZE only
   std::function<AcceleratedModule()> build;  // may throw
   bool requested = false;  // an explicit lever: served unless not finite (or past the gate)
 };
+
+// An fp32 candidate with the Linear kernel LINEAR_KERNEL asks for. `build(gemv)`
+// makes the candidate, its constant-weight Linear layers rewritten to
+// ptserve::linear when `gemv` (any max_gemv_rows: set here). AUTO times both
+// on the first sample at batch 1, 2, 4, 8 (batched models; else as it is) and
+// keeps gemv up to the last batch size, from 1, where it is clearly faster,
+// after checking its outputs there against the default's (exact tolerance: the
+// candidate loop checks only the samples' batch size).
+AcceleratedModule WithLinearKernel(const std::function<AcceleratedModule(bool gemv)>& build,
+                                   const AccelerationOptions& options,
+                                   const std::vector<std::vector<c10::IValue>>& samples) {
+  AcceleratedModule base = build(false);
+  if (options.linear_kernel == LinearKernel::kDefault) return base;
+  auto keep_base = [&base](std::string why) {
+    base.notes.push_back(absl::StrCat("LINEAR_KERNEL: default kernel kept: ", why));
+    return std::move(base);
+  };
+  const bool forced = options.linear_kernel == LinearKernel::kGemv;
+  AcceleratedModule gemv;
+  std::shared_ptr<torch::jit::Graph> graph;
+  int layers = 0;
+  try {
+    gemv = build(true);
+    graph = gemv.module.get_method("forward").graph();
+    layers = SetMaxGemvRows(graph, kForcedGemvRows);
+  } catch (const std::exception& e) {
+    return keep_base(
+        absl::StrCat("the gemv rewrite failed (", ShortTorchError(e.what(), 300), ")"));
+  }
+  if (layers == 0) {
+    if (!forced) return base;  // nothing to decide
+    return keep_base("no Linear layer with constant fp32 weights");
+  }
+  if (forced) {
+    gemv.description = absl::StrCat(base.description, " + gemv Linear (", layers,
+                                    " layers, batch <= ", kForcedGemvRows, ", LINEAR_KERNEL GEMV)");
+    gemv.gemv_rows = kForcedGemvRows;
+    return gemv;
+  }
+  if (samples.empty()) return base;  // nothing to measure on (the default OPTIMIZE needs samples)
+
+  SetMaxGemvRows(graph, kMaxMeasuredGemvRows);
+  std::vector<int64_t> batches{0};  // 0: the sample as it is
+  if (options.batched) batches = {1, 2, 4, 8};
+  int64_t rows = 0;
+  std::string timing;
+  try {
+    for (int64_t batch : batches) {
+      const std::vector<c10::IValue> args =
+          batch > 0 ? AtBatch(samples.front(), batch) : samples.front();
+      std::vector<std::vector<at::Tensor>> refs(1), outs(1);
+      FlattenTensors(RunAccelerated(base, args), refs[0]);
+      FlattenTensors(RunAccelerated(gemv, args), outs[0]);
+      if (std::string d = Deviation(refs, outs, Tolerance()); !d.empty()) {
+        return keep_base(absl::StrCat("gemv Linear at batch ", batch, ": ", d));
+      }
+      const auto [base_us, gemv_us] = InterleavedP50Us(base, gemv, args);
+      if (timing.empty()) {
+        timing = absl::StrFormat("%s%.0f vs %.0f us at load", batch > 0 ? "batch 1: " : "", gemv_us,
+                                 base_us);
+      }
+      if (!(gemv_us <= kGemvMargin * base_us)) break;
+      rows = batch > 0 ? batch : kMaxMeasuredGemvRows;
+    }
+  } catch (const std::exception& e) {
+    return keep_base(
+        absl::StrCat("gemv Linear failed at load (", ShortTorchError(e.what(), 300), ")"));
+  }
+  if (rows == 0) return base;
+  SetMaxGemvRows(graph, rows);
+  gemv.description = absl::StrCat(base.description, " + gemv Linear (", layers,
+                                  " layers, batch <= ", rows, "; ", timing, ")");
+  gemv.gemv_rows = rows;
+  return gemv;
+}
 
 }  // namespace
 
@@ -272,6 +396,17 @@ absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
             "parameter QUANTIZED_ENGINE: '", raw, "' is not one of onednn, qnnpack, fbgemm"));
       }
       o.quantized_engine = engine;
+    } else if (key == "LINEAR_KERNEL") {
+      if (value == "AUTO") {
+        o.linear_kernel = LinearKernel::kAuto;
+      } else if (value == "GEMV") {
+        o.linear_kernel = LinearKernel::kGemv;
+      } else if (value == "DEFAULT") {
+        o.linear_kernel = LinearKernel::kDefault;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("parameter LINEAR_KERNEL: '", raw, "' is not one of AUTO, GEMV, DEFAULT"));
+      }
     }
   }
   if (o.precision == Precision::kFp16) {
@@ -287,6 +422,11 @@ absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
     return absl::InvalidArgumentError(
         "parameter QUANTIZATION DYNAMIC_INT8 needs OPTIMIZE true: the Linear weights are "
         "quantized in the frozen graph");
+  }
+  if (o.linear_kernel == LinearKernel::kGemv && o.optimize == false) {
+    return absl::InvalidArgumentError(
+        "parameter LINEAR_KERNEL GEMV needs OPTIMIZE true: the Linear layers rewritten are those "
+        "whose weights are constants of the frozen graph");
   }
   return o;
 }
@@ -372,9 +512,17 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
   // requested levers are checked for finiteness only (and ACCURACY_TOLERANCE).
   const Tolerance exact;
 
-  auto frozen_ofi = [&original] {
+  // The gemv rewrite goes before optimize_for_inference, which turns aten::linear into
+  // aten::matmul on a transposed weight.
+  auto frozen_ofi = [&original](bool gemv) {
     Module m = Freeze(original);
+    if (gemv) RewriteLinearsToGemv(m.get_method("forward").graph(), kMaxMeasuredGemvRows);
     torch::jit::optimize_for_inference(m);
+    return m;
+  };
+  auto frozen = [&original](bool gemv) {
+    Module m = Freeze(original);
+    if (gemv) RewriteLinearsToGemv(m.get_method("forward").graph(), kMaxMeasuredGemvRows);
     return m;
   };
   // What a candidate serves.
@@ -424,8 +572,13 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
     // signal, not an exception: see onednn_probe.h) that candidate would kill the server.
     const std::string& onednn = OneDnnFailure();
     if (onednn.empty()) {
-      add("frozen + optimize_for_inference", exact, explicit_optimize,
-          [&] { return serve(frozen_ofi(), RunMode::kPlain, "frozen + optimize_for_inference"); });
+      add("frozen + optimize_for_inference", exact, explicit_optimize, [&] {
+        return WithLinearKernel(
+            [&](bool gemv) {
+              return serve(frozen_ofi(gemv), RunMode::kPlain, "frozen + optimize_for_inference");
+            },
+            options, samples);
+      });
     }
     add("frozen", exact, explicit_optimize, [&] {
       std::vector<std::string> notes;
@@ -433,7 +586,9 @@ absl::StatusOr<AcceleratedModule> Accelerate(const Module& original,
         notes.push_back(absl::StrCat(
             "optimize_for_inference skipped: oneDNN does not work on this CPU (", onednn, ")"));
       }
-      return serve(Freeze(original), RunMode::kPlain, "frozen", std::move(notes));
+      return WithLinearKernel(
+          [&](bool gemv) { return serve(frozen(gemv), RunMode::kPlain, "frozen", notes); }, options,
+          samples);
     });
   }
 

@@ -1,6 +1,7 @@
 // Load-time acceleration of a TorchScript module, driven by config
-// `parameters` (OPTIMIZE, PRECISION, QUANTIZATION, QUANTIZED_ENGINE):
-// freezing + optimize_for_inference, bf16, dynamic int8 of Linear layers.
+// `parameters` (OPTIMIZE, PRECISION, QUANTIZATION, QUANTIZED_ENGINE,
+// LINEAR_KERNEL): freezing + optimize_for_inference, bf16, dynamic int8 of
+// Linear layers, the matrix-vector kernel for Linear layers at small batches.
 // Every candidate is run on sample inputs and compared with the original
 // module; one that fails or differs beyond its lever's tolerance is dropped
 // with a note, and the next (finally the original module) is used.
@@ -27,6 +28,13 @@ namespace ptserve {
 
 enum class Precision { kFp32, kBf16, kFp16 };
 enum class Quantization { kNone, kDynamicInt8, kStaticInt8 };
+// Which kernel the frozen graph's constant-weight Linear layers run at small
+// batch sizes (linear_kernels.h).
+enum class LinearKernel {
+  kAuto,     // the BLAS's gemv up to the batch size where it measures clearly faster at load
+  kGemv,     // gemv up to kForcedGemvRows rows, unmeasured
+  kDefault,  // aten::linear (libtorch's GEMM) as the model has it
+};
 
 struct AccelerationOptions {
   // OPTIMIZE. Unset: on, but only when sample inputs exist to check it on.
@@ -39,11 +47,21 @@ struct AccelerationOptions {
   // outputs an explicit lever may make; unset = no gate (an explicit lever is
   // served unless its outputs are not finite).
   std::optional<double> accuracy_tolerance;
+  LinearKernel linear_kernel = LinearKernel::kAuto;  // LINEAR_KERNEL
+  // Not a parameter (the backend sets it): dimension 0 of every input is the
+  // batch, so the load-time measurement may vary it.
+  bool batched = false;
 };
+
+// LINEAR_KERNEL GEMV's batch limit (rows per call through the gemv path), and
+// the largest batch size LINEAR_KERNEL AUTO measures.
+inline constexpr int64_t kForcedGemvRows = 4;
+inline constexpr int64_t kMaxMeasuredGemvRows = 8;
 
 // Reads the keys above from the backend's `parameters` (other keys are
 // ignored). InvalidArgument for a bad value or a combination that cannot work
-// (FP16 on CPU, BF16 with int8, DYNAMIC_INT8 without OPTIMIZE).
+// (FP16 on CPU, BF16 with int8, DYNAMIC_INT8 or LINEAR_KERNEL GEMV without
+// OPTIMIZE).
 absl::StatusOr<AccelerationOptions> ParseAccelerationOptions(
     const std::vector<std::pair<std::string, std::string>>& parameters);
 
@@ -65,6 +83,9 @@ struct AcceleratedModule {
   bool inference_mode = true;
   std::string description;          // e.g. "frozen + optimize_for_inference"
   std::vector<std::string> notes;   // fallbacks and unverified changes, for load warnings
+  // Constant-weight Linear layers run by the BLAS's gemv up to this batch size
+  // (LINEAR_KERNEL); 0 = none.
+  int64_t gemv_rows = 0;
   // Relative L2 difference from the original's outputs on the samples (the
   // largest over samples and outputs); nullopt when not measured.
   std::optional<double> difference;

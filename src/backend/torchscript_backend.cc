@@ -146,6 +146,7 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
     return absl::NotFoundError(absl::StrCat("model file ", path, " does not exist"));
   }
   ASSIGN_OR_RETURN(AccelerationOptions accel, ParseAccelerationOptions(request.parameters));
+  accel.batched = request.batched;
   // The quantized engine is process-wide in libtorch and packed int8 weights
   // are made for the engine current when they are loaded or quantized: hold
   // it steady while this model loads.
@@ -183,7 +184,8 @@ absl::StatusOr<std::shared_ptr<TorchScriptModel>> TorchScriptModel::Load(
   }
   for (std::string& note : model->accelerated_.notes) model->notes_.push_back(std::move(note));
   model->accelerated_.notes.clear();
-  if (accel.precision != Precision::kFp32 || accel.quantization != Quantization::kNone) {
+  if (accel.precision != Precision::kFp32 || accel.quantization != Quantization::kNone ||
+      accel.linear_kernel == LinearKernel::kGemv) {
     model->notes_.push_back(absl::StrCat("serving ", model->accelerated_.description));
   }
   return model;

@@ -41,6 +41,9 @@ constexpr KeyInfo kKeys[] = {
      "the load-time samples; beyond it the load fails (default: no gate, only non-finite "
      "outputs refuse a lever)"},
     {"OPTIMIZE", Support::kActed, "freeze + optimize_for_inference, checked (default true)"},
+    {"LINEAR_KERNEL", Support::kActed,
+     "AUTO | GEMV | DEFAULT: Linear layers at small batches through the BLAS's gemv (AUTO: "
+     "where it measures faster at load; needs OPTIMIZE)"},
     {"OPERATOR_LIBRARIES", Support::kActed,
      "operator libraries (.so) in the model directory, loaded before the model"},
     {"CUDNN_BENCHMARK", Support::kNotHere, "true | false; CUDA only"},
@@ -149,7 +152,8 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
       if (!n.ok()) return n.status();
       out.inter_op_threads = *n;
     } else if (key == "INFERENCE_MODE" || key == "PRECISION" || key == "QUANTIZATION" ||
-               key == "QUANTIZED_ENGINE" || key == "OPTIMIZE" || key == "ACCURACY_TOLERANCE") {
+               key == "QUANTIZED_ENGINE" || key == "OPTIMIZE" || key == "ACCURACY_TOLERANCE" ||
+               key == "LINEAR_KERNEL") {
       // The backend's own options: it checks their values when it loads.
       out.backend.emplace_back(key, value);
     } else if (key == "OPERATOR_LIBRARIES") {

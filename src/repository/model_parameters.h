@@ -40,8 +40,8 @@ struct ModelParameters {
   // resolved at load, ResolveFileInside), loaded before the model.
   std::vector<std::string> operator_libraries;
   // Keys the backend receives (INFERENCE_MODE, PRECISION, QUANTIZATION,
-  // QUANTIZED_ENGINE, OPTIMIZE), values as written: the backend parses and
-  // checks them (ParseAccelerationOptions), so they are parsed in one place.
+  // QUANTIZED_ENGINE, OPTIMIZE, ACCURACY_TOLERANCE, LINEAR_KERNEL), values as written: the backend
+  // parses and checks them (ParseAccelerationOptions), so they are parsed in one place.
   std::vector<std::pair<std::string, std::string>> backend;
   // Keys accepted but not acted on (for load warnings).
   std::vector<std::string> warnings;

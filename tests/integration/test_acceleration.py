@@ -65,6 +65,8 @@ def fp32_accuracy():
 LEVERS = [
     ("mlp_default", "mlp", {}, 1e-5),
     ("mlp_noopt", "mlp", {"OPTIMIZE": "false"}, 1e-6),
+    ("mlp_gemv", "mlp", {"LINEAR_KERNEL": "GEMV"}, 1e-5),
+    ("mlp_linear_default", "mlp", {"LINEAR_KERNEL": "DEFAULT"}, 1e-5),
     ("mlp_bf16", "mlp", {"PRECISION": "BF16"}, 0.02),
     ("mlp_int8", "mlp", {"QUANTIZATION": "DYNAMIC_INT8", "QUANTIZED_ENGINE": "onednn"}, 0.05),
     ("digits_bf16", "digits", {"PRECISION": "bf16"}, 0.02),
@@ -101,6 +103,23 @@ def test_lever_stays_within_tolerance(lever_server, name, model, params, toleran
         assert out["datatype"] == "FP32"
         dev = relative_l2(out["data"], want["data"])
         assert dev <= tolerance, f"{name} {case['name']}: relative deviation {dev:.3g} > {tolerance}"
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_gemv_linear_answers_like_the_default_kernel(lever_server, batch):
+    """LINEAR_KERNEL GEMV (ptserve::linear, gemv up to batch 4) against DEFAULT (aten::linear)
+    and the unset default (AUTO), served, on the same random rows."""
+    s = lever_server
+    x = np.random.default_rng(batch).random((batch, 784), dtype=np.float32)
+    inputs = [{"name": "INPUT__0", "datatype": "FP32", "shape": [batch, 784],
+               "data": x.reshape(-1).tolist()}]
+    want = infer(s, "mlp_linear_default", inputs)
+    for name in ("mlp_gemv", "mlp_default"):
+        got = infer(s, name, inputs)
+        assert got["shape"] == want["shape"] == [batch, 10]
+        np.testing.assert_allclose(got["data"], want["data"], rtol=1e-4, atol=1e-4)
+    assert re.search(r"model 'mlp_gemv' version 1: serving frozen \+ optimize_for_inference \+ "
+                     r"gemv Linear \(3 layers, batch <= 4", s.log())
 
 
 def test_levers_say_what_they_serve(lever_server):
@@ -182,6 +201,7 @@ INVALID = [
     ("static_fp32", {"QUANTIZATION": "STATIC_INT8"}, ["STATIC_INT8", "ptserve-optimize"]),
     ("typo_key", {"PRECISON": "BF16"}, ["unknown key 'PRECISON'", "PRECISION", "QUANTIZATION"]),
     ("bad_cudnn", {"CUDNN_BENCHMARK": "sometimes"}, ["CUDNN_BENCHMARK", "sometimes"]),
+    ("bad_linear_kernel", {"LINEAR_KERNEL": "mkl"}, ["LINEAR_KERNEL", "mkl", "AUTO, GEMV, DEFAULT"]),
 ]
 
 
