@@ -35,10 +35,13 @@ sed '/^dynamic_batching/,$d' examples/models/mlp/config.pbtxt > "$REPO/mlp/confi
 grep -m1 'model name' /proc/cpuinfo || true
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round: in-process, batch 1, $THREADS intra-op threads"
+  # --input-names: with declared inputs the bench has samples, so OPTIMIZE (and LINEAR_KERNEL
+  # AUTO) are applied as the server applies them.
   "$INPROC" --model "$MODEL" --shape 784 --batch-sizes 1 --intra-op-threads "$THREADS" \
-    --seconds "$SECS" | head -1 > "$OUT/inprocess_served_r$round.json"
+    --input-names INPUT__0 --seconds "$SECS" | head -1 > "$OUT/inprocess_served_r$round.json"
   "$INPROC" --model "$MODEL" --shape 784 --batch-sizes 1 --intra-op-threads "$THREADS" \
-    --seconds "$SECS" --param OPTIMIZE=false | head -1 > "$OUT/inprocess_unmodified_r$round.json"
+    --input-names INPUT__0 --seconds "$SECS" --param OPTIMIZE=false | head -1 \
+    > "$OUT/inprocess_unmodified_r$round.json"
   IFS=';' read -ra list <<< "$VARIANTS"
   for v in "${list[@]}"; do
     name=${v%%=*} flags=${v#*=}

@@ -7,9 +7,11 @@ import threading
 from ptserve_harness import LoadGenerator, Server, make_repository
 
 PREDICT = {"data": [0.1] * 784}
-# The MLP's Linear layers as libtorch names them: as written (linear), or after the server's
-# freezing and optimize_for_inference (matmul/mm + add, or addmm).
-MLP_LINEAR_OPS = {"aten::linear", "aten::addmm", "aten::matmul", "aten::mm"}
+# The MLP's Linear layers as libtorch names them: as written (linear), after the server's
+# freezing and optimize_for_inference (matmul/mm + add, or addmm), or at small batches through
+# LINEAR_KERNEL's gemv (ptserve::linear, running addmv).
+MLP_LINEAR_OPS = {"aten::linear", "aten::addmm", "aten::matmul", "aten::mm", "ptserve::linear",
+                  "aten::addmv"}
 
 
 def test_profile_under_load_names_the_operators():
