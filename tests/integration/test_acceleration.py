@@ -118,8 +118,10 @@ def test_gemv_linear_answers_like_the_default_kernel(lever_server, batch):
         got = infer(s, name, inputs)
         assert got["shape"] == want["shape"] == [batch, 10]
         np.testing.assert_allclose(got["data"], want["data"], rtol=1e-4, atol=1e-4)
-    assert re.search(r"model 'mlp_gemv' version 1: serving frozen \+ optimize_for_inference \+ "
-                     r"gemv Linear \(3 layers, batch <= 4", s.log())
+    # "frozen + gemv ..." where oneDNN does not work and optimize_for_inference is skipped (seen
+    # with libtorch 2.6 on an AMD EPYC: its probe dies with SIGFPE).
+    assert re.search(r"model 'mlp_gemv' version 1: serving frozen (\+ optimize_for_inference )?"
+                     r"\+ gemv Linear \(3 layers, batch <= 4", s.log())
 
 
 def test_levers_say_what_they_serve(lever_server):
