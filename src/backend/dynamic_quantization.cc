@@ -5,9 +5,10 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <ATen/ATen.h>
 
-#include <functional>
 #include <optional>
 #include <vector>
+
+#include "backend/graph_nodes.h"
 
 namespace ptserve {
 namespace {
@@ -58,18 +59,6 @@ std::optional<std::vector<at::Tensor>> ConstantTensorList(Value* v) {
   if (!iv || !iv->isTensorList()) return std::nullopt;
   for (const at::Tensor& t : iv->toTensorVector()) tensors.push_back(t);
   return tensors;
-}
-
-std::vector<Node*> NodesOfKind(torch::jit::Block* root, c10::Symbol kind) {
-  std::vector<Node*> found;
-  std::function<void(torch::jit::Block*)> collect = [&](torch::jit::Block* block) {
-    for (Node* n : block->nodes()) {
-      if (n->kind() == kind) found.push_back(n);
-      for (torch::jit::Block* b : n->blocks()) collect(b);
-    }
-  };
-  collect(root);
-  return found;
 }
 
 int QuantizeLinears(torch::jit::Graph& graph) {

@@ -4,8 +4,9 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/library.h>
 
-#include <functional>
 #include <vector>
+
+#include "backend/graph_nodes.h"
 
 namespace ptserve {
 namespace {
@@ -34,18 +35,6 @@ bool GemvApplies(const at::Tensor& input, const at::Tensor& weight,
     return false;
   }
   return true;
-}
-
-std::vector<Node*> NodesOfKind(torch::jit::Block* root, c10::Symbol kind) {
-  std::vector<Node*> found;
-  std::function<void(torch::jit::Block*)> collect = [&](torch::jit::Block* block) {
-    for (Node* n : block->nodes()) {
-      if (n->kind() == kind) found.push_back(n);
-      for (torch::jit::Block* b : n->blocks()) collect(b);
-    }
-  };
-  collect(root);
-  return found;
 }
 
 c10::Symbol GemvLinearSymbol() {

@@ -104,26 +104,21 @@ int Run(int argc, char** argv) {
         const double linear = P50Us([&] { at::linear(input, w, b); }, seconds);
         check(at::addmm(b, input, wt));
         const double addmm = P50Us([&] { at::addmm(b, input, wt); }, seconds);
-        auto rows = [&] {
-          for (int64_t i = 0; i < batch; ++i) {
-            at::Tensor row = y[i];
-            at::addmv_out(row, b, w, input[i]);
-          }
+        // One addmv per row, on `weight` as given.
+        auto addmv_rows = [&](const at::Tensor& weight) {
+          auto rows = [&] {
+            for (int64_t i = 0; i < batch; ++i) {
+              at::Tensor row = y[i];
+              at::addmv_out(row, b, weight, input[i]);
+            }
+          };
+          rows();
+          check(y);
+          return P50Us(rows, seconds);
         };
-        rows();
-        check(y);
-        const double addmv = P50Us(rows, seconds);
+        const double addmv = addmv_rows(w);
         // The same product on a column-major weight (the BLAS's other gemv kernel).
-        const at::Tensor w_cols = wt.t();
-        auto rows_cols = [&] {
-          for (int64_t i = 0; i < batch; ++i) {
-            at::Tensor row = y[i];
-            at::addmv_out(row, b, w_cols, input[i]);
-          }
-        };
-        rows_cols();
-        check(y);
-        const double addmv_cols = P50Us(rows_cols, seconds);
+        const double addmv_cols = addmv_rows(wt.t());
         check(LinearWithGemv(input, w, b, batch));
         const double ours = P50Us([&] { LinearWithGemv(input, w, b, batch); }, seconds);
         std::string onednn = "unavailable";

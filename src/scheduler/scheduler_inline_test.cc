@@ -133,6 +133,25 @@ SchedulerOptions InlineOptions() {
   return o;
 }
 
+// Dynamic batching that waits up to a second for companions, preferring 4 rows.
+SchedulerOptions BatchingInlineOptions() {
+  SchedulerOptions o = InlineOptions();
+  o.dynamic_batching = true;
+  o.max_queue_delay_us = 1'000'000;
+  o.preferred_batch_sizes = {4};
+  return o;
+}
+
+// Sends `n` requests one at a time; each must be run by a worker, not inline.
+void ExpectEachOnAWorker(Scheduler& s, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto call = Enqueue(s, Rows(1));
+    ASSERT_TRUE(call->promise.get_future().get().ok());
+    EXPECT_NE(call->thread, std::this_thread::get_id()) << i;
+    WaitIdle(s);
+  }
+}
+
 std::unique_ptr<Scheduler> Make(SchedulerOptions o, std::vector<RecordingInstance*>* out,
                                 int count = 1, FakeClock* clock = nullptr, int64_t compute_us = 0) {
   std::vector<std::unique_ptr<ModelInstance>> list;
@@ -182,12 +201,7 @@ TEST(SchedulerInlineTest, OffByDefault) {
 TEST(SchedulerInlineTest, TheFirstRequestsGoToTheWorkerUntilTheModelIsKnownToBeIdleAndFast) {
   std::vector<RecordingInstance*> instances;
   auto s = Make(InlineOptions(), &instances);
-  for (int i = 0; i < Scheduler::kInlineIdleStreak - 1; ++i) {
-    auto call = Enqueue(*s, Rows(1));
-    ASSERT_TRUE(call->promise.get_future().get().ok());
-    EXPECT_NE(call->thread, std::this_thread::get_id()) << i;
-    WaitIdle(*s);
-  }
+  ExpectEachOnAWorker(*s, Scheduler::kInlineIdleStreak - 1);
 }
 
 TEST(SchedulerInlineTest, ABusyModelQueuesAndItsWorkerRunsTheRequestAfterwards) {
@@ -218,12 +232,8 @@ TEST(SchedulerInlineTest, ABusyModelQueuesAndItsWorkerRunsTheRequestAfterwards) 
 }
 
 TEST(SchedulerInlineTest, ARequestThatWouldWaitForABatchIsQueuedAsBefore) {
-  SchedulerOptions o = InlineOptions();
-  o.dynamic_batching = true;
-  o.max_queue_delay_us = 1'000'000;
-  o.preferred_batch_sizes = {4};
   std::vector<RecordingInstance*> instances;
-  auto s = Make(o, &instances);
+  auto s = Make(BatchingInlineOptions(), &instances);
   Settle(*s, 8);
   const size_t settled = instances[0]->rows().size();
   bool answered = true;
@@ -242,12 +252,8 @@ TEST(SchedulerInlineTest, ARequestThatWouldWaitForABatchIsQueuedAsBefore) {
 }
 
 TEST(SchedulerInlineTest, AFullOrPreferredBatchRunsInlineWhenTheModelIsIdle) {
-  SchedulerOptions o = InlineOptions();
-  o.dynamic_batching = true;
-  o.max_queue_delay_us = 1'000'000;
-  o.preferred_batch_sizes = {4};
   std::vector<RecordingInstance*> instances;
-  auto s = Make(o, &instances);
+  auto s = Make(BatchingInlineOptions(), &instances);
   Settle(*s, 8);
   for (int64_t rows : {4, 8}) {
     bool answered = false;
@@ -264,12 +270,7 @@ TEST(SchedulerInlineTest, ASlowModelIsNeverRunInline) {
   // Each execution takes longer than a network thread may be held.
   auto s = Make(o, &instances, 1, &clock, Scheduler::kMaxInlineComputeUs + 1);
   Settle(*s);
-  for (int i = 0; i < 3; ++i) {
-    auto call = Enqueue(*s, Rows(1));
-    ASSERT_TRUE(call->promise.get_future().get().ok());
-    EXPECT_NE(call->thread, std::this_thread::get_id());
-    WaitIdle(*s);
-  }
+  ExpectEachOnAWorker(*s, 3);
 }
 
 TEST(SchedulerInlineTest, ARequestArrivingWhileAnotherRunsEndsTheIdleStreak) {
@@ -290,12 +291,7 @@ TEST(SchedulerInlineTest, ARequestArrivingWhileAnotherRunsEndsTheIdleStreak) {
   EXPECT_NE(second->thread, std::this_thread::get_id());
   WaitIdle(*s);
   // The streak starts again: the next arrivals go to workers until it is long enough.
-  for (int i = 0; i < Scheduler::kInlineIdleStreak - 1; ++i) {
-    auto call = Enqueue(*s, Rows(1));
-    ASSERT_TRUE(call->promise.get_future().get().ok());
-    EXPECT_NE(call->thread, std::this_thread::get_id()) << i;
-    WaitIdle(*s);
-  }
+  ExpectEachOnAWorker(*s, Scheduler::kInlineIdleStreak - 1);
   Enqueue(*s, Rows(1), &answered);
   EXPECT_TRUE(answered);
   s->Drain();
