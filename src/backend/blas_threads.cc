@@ -58,6 +58,17 @@ void EnsureBlasThreads(int threads) {
   blas.threads = threads;
 }
 
+int ExchangeBlasThreads(int threads) {
+  OpenBlas& blas = Blas();
+  if (blas.set == nullptr || blas.user_set) return 0;
+  if (threads < 1) threads = 1;
+  std::lock_guard<std::mutex> lock(blas.mu);
+  const int before = blas.threads;
+  if (threads != blas.threads) blas.set(threads);
+  blas.threads = threads;
+  return before;
+}
+
 int BlasThreads() {
   OpenBlas& blas = Blas();
   if (blas.set == nullptr) return 0;

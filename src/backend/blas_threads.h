@@ -27,6 +27,13 @@ std::string ConfigureBlasThreads();
 // Thread-safe; cheap when nothing changes.
 void EnsureBlasThreads(int threads);
 
+// Sets the pool to exactly `threads` and returns the size ptserve had set
+// (0: none yet, or the pool is not ptserve's to size). For self-tuning only:
+// it measures each layout under the pool that layout would get, then puts the
+// old size back. A smaller pool only affects the BLAS calls that start after
+// it (OpenBLAS keeps its threads).
+int ExchangeBlasThreads(int threads);
+
 // The pool's size now (0 when the BLAS is not OpenBLAS).
 int BlasThreads();
 

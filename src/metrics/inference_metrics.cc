@@ -94,6 +94,17 @@ struct ModelMetrics::State {
             "Relative L2 difference of the served (accelerated) module's outputs from the "
             "original model's on the load-time samples.",
             {"model", "version"})),
+        autotune_setting(&registry.AddGauge(
+            "ptserve_model_autotune_setting",
+            "The setting AUTOTUNE chose at load: instances, intra_op_threads, batch_size.",
+            {"model", "version", "setting"})),
+        autotune_rows(&registry.AddGauge(
+            "ptserve_model_autotune_rows_per_second",
+            "Rows per second AUTOTUNE measured in-process for the setting it chose.",
+            {"model", "version"})),
+        autotune_seconds(&registry.AddGauge("ptserve_model_autotune_seconds",
+                                            "Time AUTOTUNE took at the last load, in seconds.",
+                                            {"model", "version"})),
         shadow_difference(&registry.AddHistogram(
             "ptserve_shadow_output_difference",
             "Largest absolute difference between a shadow variant's answer and the primary's.",
@@ -121,6 +132,9 @@ struct ModelMetrics::State {
   GaugeFamily* const model_state;
   GaugeFamily* const load_duration;
   GaugeFamily* const acceleration_difference;
+  GaugeFamily* const autotune_setting;
+  GaugeFamily* const autotune_rows;
+  GaugeFamily* const autotune_seconds;
   HistogramFamily* const shadow_difference;
   CounterFamily* const http_requests;
   GaugeFamily* const http_open;
@@ -268,6 +282,29 @@ void InferenceMetrics::SetAccelerationDifference(const std::string& model,
   }
 }
 
+void InferenceMetrics::SetAutotune(const std::string& model, const std::string& version,
+                                   const std::optional<AutotuneChoice>& choice) {
+  if (!enabled_) return;
+  const std::pair<const char*, double> settings[] = {
+      {"instances", choice ? choice->instances : 0},
+      {"intra_op_threads", choice ? choice->intra_op_threads : 0},
+      {"batch_size", choice ? static_cast<double>(choice->batch_size) : 0}};
+  for (const auto& [setting, value] : settings) {
+    if (choice) {
+      state_->autotune_setting->WithLabels({model, version, setting})->Set(value);
+    } else {
+      state_->autotune_setting->Remove({model, version, setting});
+    }
+  }
+  if (choice) {
+    state_->autotune_rows->WithLabels({model, version})->Set(choice->rows_per_second);
+    state_->autotune_seconds->WithLabels({model, version})->Set(choice->seconds);
+  } else {
+    state_->autotune_rows->Remove({model, version});
+    state_->autotune_seconds->Remove({model, version});
+  }
+}
+
 void InferenceMetrics::RecordShadowDifference(const std::string& routed_model,
                                               const std::string& shadow,
                                               double max_abs_difference) {
@@ -280,6 +317,7 @@ void InferenceMetrics::RecordShadowDifference(const std::string& routed_model,
 
 void InferenceMetrics::RemoveModelVersion(const std::string& model, const std::string& version) {
   if (!enabled_) return;
+  SetAutotune(model, version, std::nullopt);
   state_->acceleration_difference->Remove({model, version});
   for (int i = 0; i < kModelStateCount; ++i) {
     state_->model_state->Remove({model, version, ModelStateName(static_cast<ModelState>(i))});

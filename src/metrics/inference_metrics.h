@@ -26,6 +26,10 @@
 //   ptserve_model_state{model,version,state}        gauge, 1 for the current state, else 0
 //   ptserve_model_load_duration_seconds{model,version}                  gauge
 //   ptserve_model_acceleration_difference{model,version}                gauge
+//   ptserve_model_autotune_setting{model,version,setting}               gauge (AUTOTUNE's choice:
+//       setting = instances | intra_op_threads | batch_size)
+//   ptserve_model_autotune_rows_per_second{model,version}               gauge (measured in-process)
+//   ptserve_model_autotune_seconds{model,version}                       gauge (the tuning's time)
 //       (relative L2 difference of the served module's outputs from the
 //        original's on the load-time samples; absent when not measured)
 //   ptserve_shadow_output_difference{model,shadow}                      histogram
@@ -80,6 +84,16 @@ inline Outcome OutcomeFor(const absl::Status& status) { return ClassOf(status).o
 using ::ptserve::kModelStateCount;
 using ::ptserve::ModelState;
 using ::ptserve::ModelStateName;
+
+// The setting AUTOTUNE chose for a model version (scheduler/autotune.h) and
+// what it measured.
+struct AutotuneChoice {
+  int instances = 1;
+  int intra_op_threads = 1;
+  int64_t batch_size = 1;
+  double rows_per_second = 0;
+  double seconds = 0;
+};
 
 class InferenceMetrics;
 
@@ -192,6 +206,9 @@ class InferenceMetrics {
   // ptserve_model_acceleration_difference; nullopt removes the series.
   void SetAccelerationDifference(const std::string& model, const std::string& version,
                                  std::optional<double> difference);
+  // ptserve_model_autotune_*: what AUTOTUNE chose at load; nullopt removes the series.
+  void SetAutotune(const std::string& model, const std::string& version,
+                   const std::optional<AutotuneChoice>& choice);
   // One shadow answer compared with the primary's.
   void RecordShadowDifference(const std::string& routed_model, const std::string& shadow,
                               double max_abs_difference);

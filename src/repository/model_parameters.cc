@@ -44,6 +44,10 @@ constexpr KeyInfo kKeys[] = {
     {"LINEAR_KERNEL", Support::kActed,
      "AUTO | GEMV | DEFAULT: Linear layers at small batches through the BLAS's gemv (AUTO: "
      "where it measures faster at load; needs OPTIMIZE)"},
+    {"AUTOTUNE", Support::kActed,
+     "true: instances x intra-op threads x batch size chosen by measurement at load"},
+    {"AUTOTUNE_P99_US", Support::kActed,
+     "latency target for AUTOTUNE: twice a setting's p99 execution time must fit (us)"},
     {"OPERATOR_LIBRARIES", Support::kActed,
      "operator libraries (.so) in the model directory, loaded before the model"},
     {"CUDNN_BENCHMARK", Support::kNotHere, "true | false; CUDA only"},
@@ -156,6 +160,17 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
                key == "LINEAR_KERNEL") {
       // The backend's own options: it checks their values when it loads.
       out.backend.emplace_back(key, value);
+    } else if (key == "AUTOTUNE") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.autotune = *b;
+    } else if (key == "AUTOTUNE_P99_US") {
+      int64_t us;
+      if (!absl::SimpleAtoi(value, &us) || us < 1 || us > int64_t{3600} * 1000 * 1000) {
+        return absl::InvalidArgumentError(absl::StrCat("parameter AUTOTUNE_P99_US: '", value,
+                                                       "' is not microseconds in 1..3600000000"));
+      }
+      out.autotune_p99_us = us;
     } else if (key == "OPERATOR_LIBRARIES") {
       for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
         const std::string name(absl::StripAsciiWhitespace(item));
@@ -257,6 +272,26 @@ absl::StatusOr<ModelParameters> ParseModelParameters(const config::ModelConfig& 
       out.warnings.push_back(absl::StrCat("parameter ", key, " (", info->note,
                                           ") has no effect in this CPU build"));
     }
+  }
+  if (out.autotune) {
+    for (const auto& group : config.instance_group()) {
+      if (group.kind() == config::ModelInstanceGroup::KIND_GPU) {
+        return absl::InvalidArgumentError(
+            "parameter AUTOTUNE tunes CPU instances only; this model has a KIND_GPU "
+            "instance_group");
+      }
+    }
+    // A tuned config (as /v2/models/{m}/config shows it) loads again as it is,
+    // and is tuned again: the fixed values are replaced, which a warning says.
+    bool fixed = out.intra_op_threads > 0;
+    for (const auto& group : config.instance_group()) fixed |= group.count() > 0;
+    if (fixed) {
+      out.warnings.push_back(
+          "parameter AUTOTUNE replaces the config's instance_group count and "
+          "INTRA_OP_THREAD_COUNT with what it measures");
+    }
+  } else if (out.autotune_p99_us > 0) {
+    out.warnings.push_back("parameter AUTOTUNE_P99_US has no effect without AUTOTUNE true");
   }
   if (!out.trim_outputs.empty() && out.pad_inputs.empty()) {
     return absl::InvalidArgumentError("parameter TRIM_OUTPUTS needs PAD_INPUTS");

@@ -39,6 +39,11 @@ struct ModelParameters {
   // directory and confined to it (CheckRelativeFileName here; symlinks are
   // resolved at load, ResolveFileInside), loaded before the model.
   std::vector<std::string> operator_libraries;
+  // AUTOTUNE "true": instances x intra-op threads x batch size are measured
+  // at load and chosen (scheduler/autotune.h); AUTOTUNE_P99_US bounds the
+  // latency of the setting chosen (0 = no target).
+  bool autotune = false;
+  int64_t autotune_p99_us = 0;
   // Keys the backend receives (INFERENCE_MODE, PRECISION, QUANTIZATION,
   // QUANTIZED_ENGINE, OPTIMIZE, ACCURACY_TOLERANCE, LINEAR_KERNEL), values as written: the backend
   // parses and checks them (ParseAccelerationOptions), so they are parsed in one place.

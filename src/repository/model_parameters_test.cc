@@ -35,6 +35,35 @@ std::string Param(const std::string& key, const std::string& value) {
   return "parameters { key: \"" + key + "\" value { string_value: \"" + value + "\" } }";
 }
 
+TEST(ModelParametersTest, Autotune) {
+  SKIP_IF_TSAN_WITH_PROTO_MAPS();
+  auto p = Parse(Param("AUTOTUNE", "true") + Param("AUTOTUNE_P99_US", "20000"));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->autotune);
+  EXPECT_EQ(p->autotune_p99_us, 20000);
+  EXPECT_TRUE(p->warnings.empty());
+  EXPECT_FALSE(Parse("")->autotune);
+  EXPECT_THAT(Parse(Param("AUTOTUNE", "maybe")).status().message(),
+              HasSubstr("parameter AUTOTUNE: 'maybe' is not a boolean"));
+  for (const char* bad : {"0", "-5", "1e3", "", "99999999999999"}) {
+    EXPECT_THAT(Parse(Param("AUTOTUNE", "true") + Param("AUTOTUNE_P99_US", bad)).status().message(),
+                HasSubstr("AUTOTUNE_P99_US"))
+        << bad;
+  }
+  // A target without tuning does nothing: said as a warning.
+  auto alone = Parse(Param("AUTOTUNE_P99_US", "20000"));
+  ASSERT_TRUE(alone.ok());
+  EXPECT_THAT(alone->warnings.at(0), HasSubstr("no effect without AUTOTUNE"));
+  // What it replaces is said; GPU instances are not tuned.
+  auto fixed = Parse(Param("AUTOTUNE", "true") + Param("INTRA_OP_THREAD_COUNT", "2") +
+                     "instance_group { count: 3 kind: KIND_CPU }");
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_THAT(fixed->warnings.at(0), HasSubstr("AUTOTUNE replaces"));
+  EXPECT_THAT(
+      Parse(Param("AUTOTUNE", "true") + "instance_group { kind: KIND_GPU }").status().message(),
+      HasSubstr("CPU instances only"));
+}
+
 TEST(ModelParametersTest, MaxSequenceLength) {
   SKIP_IF_TSAN_WITH_PROTO_MAPS();
   auto p = Parse(Param("MAX_SEQUENCE_LENGTH", "512"));

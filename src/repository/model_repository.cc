@@ -12,6 +12,7 @@
 #include "config/model_config.h"
 #include "core/status_macros.h"
 #include "repository/load_plan.h"
+#include "repository/model_autotune.h"
 #include "repository/model_files.h"
 #include "repository/model_platform.h"
 #include "repository/tensor_reshape.h"
@@ -139,6 +140,22 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     if (limit == 1) plan.config.clear_dynamic_batching();
   }
 
+  std::optional<AutotuneResult> tuned;
+  if (plan.params.autotune) {
+    absl::StatusOr<std::optional<AutotuneResult>> result =
+        AutotuneModel(plan, *model,
+                      {options.available_cpus, options.autotune_budget_ms,
+                       options.max_tensor_elements, options.exchange_blas_threads});
+    if (result.ok()) {
+      tuned = std::move(*result);
+    } else {
+      // The model may still serve as configured: a tuning hint does not take it down.
+      spdlog::warn(
+          "model '{}' version {}: AUTOTUNE could not measure the model ({}); serving "
+          "the config as written",
+          c.name(), version, std::string(result.status().message()));
+    }
+  }
   const std::vector<InstanceOptions> placements = InstancePlacements(plan, options.available_cpus);
   const int intra = placements.front().intra_op_threads;
   std::vector<std::unique_ptr<ModelInstance>> instances;
@@ -169,6 +186,7 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
                  "generate one from); the first requests will be slower", c.name(), version);
   }
   RETURN_IF_ERROR(RunWarmup(runs, *loaded));
+  loaded->set_autotune(std::move(tuned));
   spdlog::info("model '{}' version {} ready: {} instance(s) x {} intra-op thread(s), "
                "max_batch_size {}, dynamic batching {}", c.name(), version, placements.size(),
                intra, c.max_batch_size(), c.has_dynamic_batching() ? "on" : "off");
@@ -320,6 +338,15 @@ absl::Status ModelRepository::LoadUnguarded(
         RecordState(name, vs, ModelState::kReady);
         options_.metrics->SetAccelerationDifference(name, vs,
                                                     (*version)->acceleration_difference());
+        if (const std::optional<AutotuneResult>& tuned = (*version)->autotune()) {
+          options_.metrics->SetAutotune(
+              name, vs,
+              metrics::AutotuneChoice{tuned->chosen.instances, tuned->chosen.intra_op_threads,
+                                      tuned->chosen.batch, tuned->chosen_rows_per_second,
+                                      tuned->seconds});
+        } else {
+          options_.metrics->SetAutotune(name, vs, std::nullopt);
+        }
         loaded[v] = *version;
         status.push_back({name, vs, ModelState::kReady, ""});
       } else {

@@ -69,6 +69,12 @@ class ModelRepository {
     // (the server's --inline-execution and --worker-spin-us).
     bool inline_when_idle = false;
     int64_t worker_spin_us = 0;
+    // The measuring time a model with AUTOTUNE gets at each load (the
+    // server's --autotune-budget-ms).
+    int64_t autotune_budget_ms = 3000;
+    // See ModelAutotuneOptions::exchange_blas_threads (the server's is
+    // ExchangeBlasThreads); null = the BLAS pool is left as it is.
+    std::function<int(int threads)> exchange_blas_threads;
     // Loads an operator library (the server's OperatorLibraries::Load) named
     // by a model's OPERATOR_LIBRARIES parameter, before the model loads: the
     // resolved path, and who asks ("model 'det'"). Must be thread-safe and

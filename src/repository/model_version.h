@@ -24,6 +24,7 @@
 #include "config/model_config.pb.h"
 #include "core/inference.h"
 #include "metrics/inference_metrics.h"
+#include "scheduler/autotune.h"
 #include "scheduler/scheduler.h"
 
 namespace ptserve {
@@ -81,6 +82,10 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
   std::optional<double> acceleration_difference() const {
     return model_->acceleration_difference();
   }
+  // What AUTOTUNE measured and chose at load; nullopt when it did not run.
+  const std::optional<AutotuneResult>& autotune() const { return autotune_; }
+  // Set once, by the loader, before the version is published.
+  void set_autotune(std::optional<AutotuneResult> result) { autotune_ = std::move(result); }
   Scheduler& scheduler() { return *scheduler_; }
   // The scheduler's counters (executions, batches by size); empty before it exists.
   SchedulerStats ExecutionStats() const {
@@ -108,6 +113,7 @@ class ModelVersion : public std::enable_shared_from_this<ModelVersion> {
 
   const std::string name_;
   const int64_t version_;
+  std::optional<AutotuneResult> autotune_;
   const std::string version_string_;
   const config::ModelConfig config_;
   const InputDimLimits limits_;

@@ -234,6 +234,25 @@ TEST(SchedulerTest, PreferredBatchSizeGoesAtOnce) {
   EXPECT_EQ(ra.timing.queue_us, 0);
 }
 
+// With no delay a worker takes what is queued, but a preferred size bounds
+// it: 1 request runs while 7 queue; then 4 (the preferred size), then the
+// remaining 2 (no prefix makes a preferred size: they go as they are).
+TEST(SchedulerTest, PreferredBatchSizeBoundsTheBatchWithNoDelay) {
+  Gate gate;
+  SchedulerOptions o = Batching(8, 0);
+  o.preferred_batch_sizes = {4};
+  std::vector<FakeInstance*> raw;
+  auto s = Make(o, 1, 0us, &gate, &raw);
+  std::vector<std::future<Result>> futures;
+  futures.push_back(Submit(*s, Row(0)));
+  gate.WaitEntered(1);
+  for (int i = 1; i < 7; ++i) futures.push_back(Submit(*s, Row(static_cast<float>(i))));
+  gate.Open();
+  for (auto& f : futures) EXPECT_TRUE(f.get().status.ok());
+  s->Drain();
+  EXPECT_EQ(raw[0]->batch_sizes, (std::vector<int64_t>{1, 4, 2}));
+}
+
 TEST(SchedulerTest, DelayBoundsTheWaitOfALoneRequest) {
   FakeClock clock;
   SchedulerOptions o = Batching(8, 30000);

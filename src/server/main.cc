@@ -64,6 +64,7 @@ struct ServerFlags {
   bool cpu_budget = true;
   bool inline_execution = true;
   int worker_spin_us = 0;
+  int autotune_budget_ms = 3000;
   bool metrics = true;
   bool log_requests = false;
   int slow_request_ms = 1000;
@@ -220,6 +221,12 @@ void AddFlags(CLI::App& app, ServerFlags& f) {
                  "answers them): saves the hand-off to the instance's thread at low load")
       ->envname("PTSERVE_INLINE_EXECUTION")
       ->capture_default_str();
+  app.add_option("--autotune-budget-ms", f.autotune_budget_ms,
+                 "Measuring time a model with the AUTOTUNE parameter gets at each load to choose "
+                 "its instances x intra-op threads x batch size")
+      ->envname("PTSERVE_AUTOTUNE_BUDGET_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
   app.add_option("--worker-spin-us", f.worker_spin_us,
                  "How long an idle instance thread polls for the next request before it sleeps "
                  "(0: sleeps at once; a spin costs a CPU while it lasts)")
@@ -323,6 +330,8 @@ int Run(int argc, char** argv) {
   repo_options.strict_readiness = flags.strict_readiness;
   repo_options.inline_when_idle = flags.inline_execution;
   repo_options.worker_spin_us = flags.worker_spin_us;
+  repo_options.autotune_budget_ms = flags.autotune_budget_ms;
+  repo_options.exchange_blas_threads = ExchangeBlasThreads;
   repo_options.load_operator_library = [&operator_libraries](const std::string& path,
                                                              const std::string& origin) {
     const size_t before = operator_libraries.Loaded().size();
