@@ -378,12 +378,11 @@ bool Scheduler::TakeBatch(std::vector<Item>* batch, std::optional<SteadyTime>* w
     }
   }
   size_t take = picks.size();
-  const bool full = rows >= max_rows;
-  bool ready = full || options_.max_queue_delay_us == 0 || stopping_;
-  if (!full && !options_.preferred_batch_sizes.empty()) {
-    // The largest prefix that makes a preferred size goes at once; with no
-    // delay the batch also stops there (Triton's preferred sizes: what
-    // self-tuning sets to bound the batch a worker forms under load).
+  bool ready = rows >= max_rows || options_.max_queue_delay_us == 0 || stopping_;
+  if (!options_.preferred_batch_sizes.empty()) {
+    // The largest prefix that makes a preferred size goes at once, and the
+    // batch stops there even when more is queued (Triton's preferred sizes:
+    // what self-tuning sets to bound the batch a worker forms under load).
     for (size_t n = picks.size(); n > 0; --n) {
       if (IsPreferred(prefix_rows[n - 1])) {
         take = n;

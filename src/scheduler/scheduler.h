@@ -70,8 +70,8 @@ struct SchedulerOptions {
   // Merge requests into batches (config `dynamic_batching { }` present).
   bool dynamic_batching = false;
   // Batch sizes to aim for; empty = max_batch_size. When the queued rows
-  // make one, the largest such batch runs at once (and, with no queue delay,
-  // no larger batch forms while it is not full).
+  // make one, the largest such batch runs at once, and no larger one forms
+  // (however many rows are queued; without such a prefix, as before).
   std::vector<int64_t> preferred_batch_sizes;
   // How long the oldest request may wait for a batch to fill.
   int64_t max_queue_delay_us = 0;

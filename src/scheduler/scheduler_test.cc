@@ -235,8 +235,9 @@ TEST(SchedulerTest, PreferredBatchSizeGoesAtOnce) {
 }
 
 // With no delay a worker takes what is queued, but a preferred size bounds
-// it: 1 request runs while 7 queue; then 4 (the preferred size), then the
-// remaining 2 (no prefix makes a preferred size: they go as they are).
+// it, even when a full batch is queued: 1 request runs while 10 queue; then
+// 4 (the preferred size), 4, then the remaining 2 (no prefix makes a
+// preferred size: they go as they are).
 TEST(SchedulerTest, PreferredBatchSizeBoundsTheBatchWithNoDelay) {
   Gate gate;
   SchedulerOptions o = Batching(8, 0);
@@ -246,11 +247,11 @@ TEST(SchedulerTest, PreferredBatchSizeBoundsTheBatchWithNoDelay) {
   std::vector<std::future<Result>> futures;
   futures.push_back(Submit(*s, Row(0)));
   gate.WaitEntered(1);
-  for (int i = 1; i < 7; ++i) futures.push_back(Submit(*s, Row(static_cast<float>(i))));
+  for (int i = 1; i < 11; ++i) futures.push_back(Submit(*s, Row(static_cast<float>(i))));
   gate.Open();
   for (auto& f : futures) EXPECT_TRUE(f.get().status.ok());
   s->Drain();
-  EXPECT_EQ(raw[0]->batch_sizes, (std::vector<int64_t>{1, 4, 2}));
+  EXPECT_EQ(raw[0]->batch_sizes, (std::vector<int64_t>{1, 4, 4, 2}));
 }
 
 TEST(SchedulerTest, DelayBoundsTheWaitOfALoneRequest) {
