@@ -285,24 +285,22 @@ void InferenceMetrics::SetAccelerationDifference(const std::string& model,
 void InferenceMetrics::SetAutotune(const std::string& model, const std::string& version,
                                    const std::optional<AutotuneChoice>& choice) {
   if (!enabled_) return;
-  const std::pair<const char*, double> settings[] = {
-      {"instances", choice ? choice->instances : 0},
-      {"intra_op_threads", choice ? choice->intra_op_threads : 0},
-      {"batch_size", choice ? static_cast<double>(choice->batch_size) : 0}};
-  for (const auto& [setting, value] : settings) {
-    if (choice) {
-      state_->autotune_setting->WithLabels({model, version, setting})->Set(value);
-    } else {
+  const char* const settings[] = {"instances", "intra_op_threads", "batch_size"};
+  if (!choice) {
+    for (const char* setting : settings)
       state_->autotune_setting->Remove({model, version, setting});
-    }
-  }
-  if (choice) {
-    state_->autotune_rows->WithLabels({model, version})->Set(choice->rows_per_second);
-    state_->autotune_seconds->WithLabels({model, version})->Set(choice->seconds);
-  } else {
     state_->autotune_rows->Remove({model, version});
     state_->autotune_seconds->Remove({model, version});
+    return;
   }
+  const double values[] = {static_cast<double>(choice->instances),
+                           static_cast<double>(choice->intra_op_threads),
+                           static_cast<double>(choice->batch_size)};
+  for (size_t i = 0; i < 3; ++i) {
+    state_->autotune_setting->WithLabels({model, version, settings[i]})->Set(values[i]);
+  }
+  state_->autotune_rows->WithLabels({model, version})->Set(choice->rows_per_second);
+  state_->autotune_seconds->WithLabels({model, version})->Set(choice->seconds);
 }
 
 void InferenceMetrics::RecordShadowDifference(const std::string& routed_model,

@@ -6,22 +6,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "repository/warmup.h"
 #include "scheduler/batch_assembly.h"
 #include "spdlog/spdlog.h"
 
 namespace ptserve {
 namespace {
 
-// One request's inputs in the model's order, from the warm-up requests (the
-// config's model_warmup, else generated from the declared shapes): the
-// first one of a single row when the model batches.
-absl::StatusOr<ItemInputs> SampleItem(const LoadPlan& plan, const LoadedModel& model, bool batched,
-                                      int64_t max_elements) {
-  absl::StatusOr<std::vector<WarmupRun>> runs =
-      WarmupRequests(plan, model.inputs(), batched, max_elements);
-  if (!runs.ok()) return runs.status();
-  for (const WarmupRun& run : *runs) {
+// One request's inputs in the model's order: the first warm-up request (the
+// config's model_warmup, else generated from the declared shapes) of a
+// single row when the model batches.
+absl::StatusOr<ItemInputs> SampleItem(const std::vector<WarmupRun>& warmup,
+                                      const LoadedModel& model, bool batched) {
+  for (const WarmupRun& run : warmup) {
     ItemInputs item;
     for (const TensorSpec& spec : model.inputs()) {
       for (const NamedTensor& t : run.request.inputs) {
@@ -53,11 +49,11 @@ void ApplyAutotuneSetting(const AutotuneSetting& setting, config::ModelConfig& c
   }
 }
 
-absl::StatusOr<std::optional<AutotuneResult>> AutotuneModel(LoadPlan& plan, LoadedModel& model,
-                                                            const ModelAutotuneOptions& options) {
-  if (!plan.params.autotune) return std::nullopt;
+absl::StatusOr<AutotuneResult> AutotuneModel(LoadPlan& plan, LoadedModel& model,
+                                             const std::vector<WarmupRun>& warmup,
+                                             const ModelAutotuneOptions& options) {
   const bool batched = plan.config.max_batch_size() > 0;
-  absl::StatusOr<ItemInputs> item = SampleItem(plan, model, batched, options.max_tensor_elements);
+  absl::StatusOr<ItemInputs> item = SampleItem(warmup, model, batched);
   if (!item.ok()) return item.status();
   BatchLimits limits;
   limits.max_elements = options.max_tensor_elements;
@@ -99,7 +95,7 @@ absl::StatusOr<std::optional<AutotuneResult>> AutotuneModel(LoadPlan& plan, Load
   }
   ApplyAutotuneSetting(result->chosen, plan.config);
   plan.params.intra_op_threads = result->chosen.intra_op_threads;
-  return std::optional<AutotuneResult>(std::move(*result));
+  return result;
 }
 
 }  // namespace ptserve

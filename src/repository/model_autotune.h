@@ -4,19 +4,19 @@
 // INTRA_OP_THREAD_COUNT parameter, dynamic_batching's preferred_batch_size),
 // so /v2/models/{m}/config shows it and ptserve-tune --write can save it.
 //
-//   ASSIGN_OR_RETURN(std::optional<AutotuneResult> tuned,
-//                    AutotuneModel(plan, *model, {.cpus = 2, .budget_ms = 3000}));
+//   ASSIGN_OR_RETURN(AutotuneResult tuned, AutotuneModel(plan, *model, warmup_runs, options));
 #ifndef PTSERVE_REPOSITORY_MODEL_AUTOTUNE_H_
 #define PTSERVE_REPOSITORY_MODEL_AUTOTUNE_H_
 
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "config/model_config.h"
 #include "repository/load_plan.h"
+#include "repository/warmup.h"
 #include "scheduler/autotune.h"
 
 namespace ptserve {
@@ -32,12 +32,14 @@ struct ModelAutotuneOptions {
   std::function<int(int threads)> exchange_blas_threads;
 };
 
-// Tunes `model` when `plan` asks (params.autotune), applying the choice to
-// `plan` (config and params). nullopt when it does not ask. An error says why
-// it could not tune (no input shapes to build samples from, an execution
-// that failed); the caller decides whether that fails the load.
-absl::StatusOr<std::optional<AutotuneResult>> AutotuneModel(LoadPlan& plan, LoadedModel& model,
-                                                            const ModelAutotuneOptions& options);
+// Tunes `model` for `plan` (whose params.autotune asked) and applies the
+// choice to `plan` (config and params). It measures with the first one-row
+// request of `warmup` (repository/warmup.h; gathered B times for batch B).
+// An error says why it could not tune (no such request, an execution that
+// failed); the caller decides whether that fails the load.
+absl::StatusOr<AutotuneResult> AutotuneModel(LoadPlan& plan, LoadedModel& model,
+                                             const std::vector<WarmupRun>& warmup,
+                                             const ModelAutotuneOptions& options);
 
 // Writes `setting` into `config`: one KIND_CPU instance_group of
 // setting.instances, the INTRA_OP_THREAD_COUNT parameter, and for a model

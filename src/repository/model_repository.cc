@@ -140,10 +140,14 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
     if (limit == 1) plan.config.clear_dynamic_batching();
   }
 
+  // The warm-up requests (read or generated once) are also what AUTOTUNE measures with.
+  ASSIGN_OR_RETURN(
+      std::vector<WarmupRun> runs,
+      WarmupRequests(plan, model->inputs(), c.max_batch_size() > 0, options.max_tensor_elements));
   std::optional<AutotuneResult> tuned;
   if (plan.params.autotune) {
-    absl::StatusOr<std::optional<AutotuneResult>> result =
-        AutotuneModel(plan, *model,
+    absl::StatusOr<AutotuneResult> result =
+        AutotuneModel(plan, *model, runs,
                       {options.available_cpus, options.autotune_budget_ms,
                        options.max_tensor_elements, options.exchange_blas_threads});
     if (result.ok()) {
@@ -175,12 +179,9 @@ absl::StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const LoadPlan& planne
       options.metrics->ForModel(c.name(), std::to_string(version));
   sched.metrics = model_metrics.get();
   ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(std::move(sched), std::move(instances)));
-  auto loaded = ModelVersion::Create(c.name(), version, c, model, std::move(scheduler),
-                                    std::move(model_metrics), *options.metrics,
-                                    DimLimits(plan.params));
-  ASSIGN_OR_RETURN(std::vector<WarmupRun> runs,
-                   WarmupRequests(plan, loaded->inputs(), loaded->batched(),
-                                  options.max_tensor_elements));
+  auto loaded =
+      ModelVersion::Create(c.name(), version, c, model, std::move(scheduler),
+                           std::move(model_metrics), *options.metrics, DimLimits(plan.params));
   if (runs.empty()) {
     spdlog::warn("model '{}' version {}: no warm-up (no model_warmup and no input shapes to "
                  "generate one from); the first requests will be slower", c.name(), version);

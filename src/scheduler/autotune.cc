@@ -11,15 +11,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/clock.h"
 
 namespace ptserve {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-int64_t MicrosSince(SteadyClock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count();
-}
+int64_t MicrosSince(SteadyTime start) { return MicrosBetween(start, SteadyClock::now()); }
 
 // The instances of one layout, created once and measured at each batch size.
 struct Layout {
@@ -31,77 +30,100 @@ struct Layout {
   int misses = 0;  // doublings in a row that did not pay; two end the layout
 };
 
-int64_t Percentile(std::vector<int64_t>& sorted, double q) {
+int64_t Percentile(const std::vector<int64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
   const size_t i =
       std::min(sorted.size() - 1, static_cast<size_t>(std::lround(q * (sorted.size() - 1))));
   return sorted[i];
 }
 
-// Runs every instance of `layout` on its own thread, together, on `inputs`:
-// one untimed execution each (a new shape may be specialised on its first
-// run), then executions until `slice_us` has passed and each did at least two.
+// Where the measuring threads of one point meet: each reports its warm-up
+// run, and the clock starts when all have (a failed one reports too).
+struct StartLine {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t arrived = 0;
+  bool go = false;
+  SteadyTime start;
+  std::atomic<int64_t> end_us{0};  // when the last thread finished, from `start`
+
+  // Called by a thread when it is ready (or gave up); returns the start.
+  SteadyTime Arrive(bool wait) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++arrived;
+    cv.notify_all();
+    if (wait) cv.wait(lock, [&] { return go; });
+    return start;
+  }
+  void StartWhenAll(size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return arrived == n; });
+    start = SteadyClock::now();
+    go = true;
+    cv.notify_all();
+  }
+  void Finished() {
+    const int64_t mine = MicrosSince(start);
+    int64_t seen = end_us.load();
+    while (mine > seen && !end_us.compare_exchange_weak(seen, mine)) {
+    }
+  }
+};
+
+// One measuring thread: binds `instance`, runs it once untimed (a new shape
+// may be specialised on its first run), waits at `line`, then runs it until
+// `slice_us` has passed and at least twice, recording each execution's time.
+// `arrived` says whether it reached the line.
+absl::Status RunTimed(ModelInstance& instance, const std::vector<Tensor>& inputs, int64_t slice_us,
+                      StartLine& line, std::vector<int64_t>& latencies, bool& arrived) {
+  instance.BindToThread();
+  absl::StatusOr<std::vector<Tensor>> out = instance.Execute(inputs);
+  if (!out.ok()) return out.status();
+  arrived = true;
+  const SteadyTime start = line.Arrive(/*wait=*/true);
+  for (int64_t done = 0; done < 2 || MicrosSince(start) < slice_us; ++done) {
+    const SteadyTime t0 = SteadyClock::now();
+    out = instance.Execute(inputs);
+    if (!out.ok()) return out.status();
+    latencies.push_back(MicrosSince(t0));
+  }
+  line.Finished();
+  return absl::OkStatus();
+}
+
+// RunTimed, with whatever it throws as an error; a thread that fails before
+// the line still reports there, so that the others do not wait for it.
+absl::Status RunInstance(ModelInstance& instance, const std::vector<Tensor>& inputs,
+                         int64_t slice_us, StartLine& line, std::vector<int64_t>& latencies) {
+  bool arrived = false;
+  absl::Status status;
+  try {
+    status = RunTimed(instance, inputs, slice_us, line, latencies, arrived);
+  } catch (const std::exception& e) {
+    status = absl::InternalError(e.what());
+  } catch (...) {
+    status = absl::InternalError("an unknown exception");
+  }
+  if (!arrived) line.Arrive(/*wait=*/false);
+  return status;
+}
+
+// Runs every instance of `layout` on its own thread, together, on `inputs`
+// (RunInstance), and sums up what they measured.
 absl::StatusOr<AutotunePoint> Measure(Layout& layout, const std::vector<Tensor>& inputs,
                                       int64_t batch_rows, int64_t slice_us) {
   const size_t n = layout.created.size();
   std::vector<std::vector<int64_t>> latencies(n);
   std::vector<absl::Status> errors(n);
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t warmed = 0;
-  bool go = false;
-  SteadyClock::time_point start;
-  std::atomic<int64_t> end_us{0};
+  StartLine line;
   std::vector<std::thread> threads;
   threads.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      ModelInstance& instance = *layout.created[i];
-      auto run = [&]() -> absl::Status {
-        try {
-          instance.BindToThread();
-          absl::StatusOr<std::vector<Tensor>> out = instance.Execute(inputs);
-          if (!out.ok()) return out.status();
-          {
-            std::unique_lock<std::mutex> lock(mu);
-            ++warmed;
-            cv.notify_all();
-            cv.wait(lock, [&] { return go; });
-          }
-          int64_t done = 0;
-          while (done < 2 || MicrosSince(start) < slice_us) {
-            const auto t0 = SteadyClock::now();
-            out = instance.Execute(inputs);
-            if (!out.ok()) return out.status();
-            latencies[i].push_back(MicrosSince(t0));
-            ++done;
-          }
-          int64_t mine = MicrosSince(start);
-          int64_t seen = end_us.load();
-          while (mine > seen && !end_us.compare_exchange_weak(seen, mine)) {
-          }
-          return absl::OkStatus();
-        } catch (const std::exception& e) {
-          return absl::InternalError(e.what());
-        } catch (...) {
-          return absl::InternalError("an unknown exception");
-        }
-      };
-      errors[i] = run();
-      if (!errors[i].ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        ++warmed;  // a failed warm-up must not leave the others waiting
-        cv.notify_all();
-      }
+      errors[i] = RunInstance(*layout.created[i], inputs, slice_us, line, latencies[i]);
     });
   }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return warmed == n; });
-    start = SteadyClock::now();
-    go = true;
-    cv.notify_all();
-  }
+  line.StartWhenAll(n);
   for (std::thread& t : threads) t.join();
   for (const absl::Status& e : errors) {
     if (!e.ok()) return e;
@@ -114,7 +136,7 @@ absl::StatusOr<AutotunePoint> Measure(Layout& layout, const std::vector<Tensor>&
   point.executions = static_cast<int64_t>(all.size());
   point.p50_us = Percentile(all, 0.5);
   point.p99_us = Percentile(all, 0.99);
-  const double wall_s = std::max<int64_t>(end_us.load(), 1) / 1e6;
+  const double wall_s = std::max<int64_t>(line.end_us.load(), 1) / 1e6;
   point.rows_per_second = static_cast<double>(point.executions) * point.setting.batch / wall_s;
   return point;
 }
@@ -137,16 +159,21 @@ void Choose(const AutotuneOptions& options, AutotuneResult& result) {
     result.chosen_rows_per_second = best->rows_per_second;
     return;
   }
+  const auto smaller = [](const AutotunePoint& q) {
+    return std::make_pair(q.setting.batch, q.setting.instances);
+  };
   const AutotunePoint* chosen = best;
   for (const AutotunePoint& p : result.points) {
     if (!p.meets_target || p.rows_per_second < 0.97 * best->rows_per_second) continue;
-    const auto key = [](const AutotunePoint& q) {
-      return std::make_pair(q.setting.batch, q.setting.instances);
-    };
-    if (key(p) < key(*chosen)) chosen = &p;
+    if (smaller(p) < smaller(*chosen)) chosen = &p;
   }
   result.chosen = chosen->setting;
   result.chosen_rows_per_second = chosen->rows_per_second;
+}
+
+std::string DescribeSetting(const AutotuneSetting& s) {
+  return absl::StrCat("instances=", s.instances, " intra_op_threads=", s.intra_op_threads,
+                      " batch=", s.batch);
 }
 
 }  // namespace
@@ -270,11 +297,6 @@ absl::StatusOr<AutotuneResult> Autotune(const AutotuneOptions& options,
   Choose(options, result);
   result.seconds = MicrosSince(started) / 1e6;
   return result;
-}
-
-std::string DescribeSetting(const AutotuneSetting& s) {
-  return absl::StrCat("instances=", s.instances, " intra_op_threads=", s.intra_op_threads,
-                      " batch=", s.batch);
 }
 
 std::string FormatAutotuneTable(const AutotuneResult& result) {

@@ -6,7 +6,9 @@
 // model_autotune.h runs it on a loaded model at load time and ptserve-tune
 // offline.
 //
-//   AutotuneOptions o{.cpus = 2, .max_batch = 64, .budget_ms = 3000};
+//   AutotuneOptions o;
+//   o.cpus = 2;
+//   o.max_batch = 64;
 //   ASSIGN_OR_RETURN(AutotuneResult r, Autotune(o, make_instance, batch_inputs));
 //   spdlog::info("{}", FormatAutotuneTable(r));   // r.chosen is the setting to serve
 #ifndef PTSERVE_SCHEDULER_AUTOTUNE_H_
@@ -90,9 +92,6 @@ absl::StatusOr<AutotuneResult> Autotune(const AutotuneOptions& options,
 
 // The measured table, one line per point, the chosen one marked, for logs.
 std::string FormatAutotuneTable(const AutotuneResult& result);
-
-// "instances=2 intra_op_threads=1 batch=8"
-std::string DescribeSetting(const AutotuneSetting& setting);
 
 }  // namespace ptserve
 

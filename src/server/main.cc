@@ -14,7 +14,7 @@
 #include "backend/blas_threads.h"
 #include "backend/onednn_probe.h"
 #include "backend/operator_libraries.h"
-#include "backend/platform_backends.h"
+#include "backend/pytorch_backends.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
 #include "core/heap.h"
@@ -314,14 +314,10 @@ int Run(int argc, char** argv) {
   if (!LoadOperatorLibraries(flags, operator_libraries)) return 1;
 
   metrics::InferenceMetrics metrics(metrics::InferenceMetrics::Options{.enabled = flags.metrics});
-  TorchScriptBackend torchscript;
-  std::unique_ptr<Backend> aoti = MakeAotiBackend({.extract_dir = flags.aoti_extract_dir});
-  PlatformBackends backends;
-  backends.Register({"pytorch_libtorch", "torchscript"}, &torchscript);
-  backends.Register({"torch_aoti"}, aoti.get());
+  PyTorchBackends backends({.extract_dir = flags.aoti_extract_dir});
   ModelRepository::Options repo_options;
   repo_options.root = flags.model_repository;
-  repo_options.backend = &backends;
+  repo_options.backend = &backends.dispatch();
   repo_options.available_cpus = cpus;
   repo_options.inter_op_threads = flags.inter_op_threads;
   repo_options.default_max_queue_size = flags.max_queue_size;

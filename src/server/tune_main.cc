@@ -13,10 +13,9 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "backend/aoti_backend.h"
 #include "backend/blas_threads.h"
 #include "backend/operator_libraries.h"
-#include "backend/platform_backends.h"
+#include "backend/pytorch_backends.h"
 #include "backend/torchscript_backend.h"
 #include "core/cpu_quota.h"
 #include "google/protobuf/text_format.h"
@@ -121,14 +120,10 @@ int Run(int argc, char** argv) {
   }
 
   OperatorLibraries operator_libraries;
-  TorchScriptBackend torchscript;
-  std::unique_ptr<Backend> aoti = MakeAotiBackend({});
-  PlatformBackends backends;
-  backends.Register({"pytorch_libtorch", "torchscript"}, &torchscript);
-  backends.Register({"torch_aoti"}, aoti.get());
+  PyTorchBackends backends({});
   ModelRepository::Options options;
   options.root = f.model_repository;
-  options.backend = &backends;
+  options.backend = &backends.dispatch();
   options.available_cpus = cpus;
   options.autotune_budget_ms = f.budget_ms;
   options.exchange_blas_threads = ExchangeBlasThreads;
